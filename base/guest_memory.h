@@ -1,0 +1,111 @@
+// GuestMemory owns the guest's RAM: one or more anonymous (or memfd /
+// hugetlbfs backed) mappings, each at a guest-physical address. Every access
+// is bounds- and overflow-checked; no host pointer escapes except as a span
+// whose length was checked against its region.
+//
+//   SKIFF_ASSIGN_OR_RETURN(auto mem, GuestMemory::Create(
+//       GuestMemory::X86Layout(512 << 20), {}));
+//   SKIFF_RETURN_IF_ERROR(mem->Write(GuestAddr(0x100000), kernel_bytes));
+//   SKIFF_ASSIGN_OR_RETURN(uint32_t magic, mem->ReadObj<uint32_t>(addr));
+//
+// Thread-safety: the layout is constant after Create; the bytes themselves
+// are shared with the guest and may change at any time, so callers copy what
+// they validate (ReadObj) instead of validating in place.
+#ifndef SKIFF_BASE_GUEST_MEMORY_H_
+#define SKIFF_BASE_GUEST_MEMORY_H_
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "base/guest_addr.h"
+
+namespace skiff {
+
+// Where the 32-bit MMIO hole starts on x86: RAM above this moves to 4 GiB.
+inline constexpr uint64_t kX86MmioGapStart = 0xC000'0000;
+inline constexpr uint64_t kX86MmioGapEnd = 0x1'0000'0000;
+
+class GuestMemory {
+ public:
+  struct RegionSpec {
+    GuestAddr start;
+    uint64_t size = 0;
+  };
+  struct Options {
+    // Back RAM with a memfd (shareable with other processes).
+    bool memfd = false;
+    // Back RAM with a file created in this hugetlbfs mount.
+    std::string hugetlbfs_dir;
+  };
+  struct Region {
+    GuestAddr start;
+    uint64_t size = 0;
+    uint8_t* host = nullptr;
+    int fd = -1;  // -1 for anonymous memory
+    GuestAddr end() const { return start + size; }
+  };
+
+  // Maps the regions. They must be page-aligned, non-empty and disjoint.
+  static absl::StatusOr<std::unique_ptr<GuestMemory>> Create(
+      std::vector<RegionSpec> regions, const Options& options);
+  // RAM of `ram_size` bytes on x86: below the 32-bit MMIO gap, and the rest
+  // from 4 GiB up.
+  static std::vector<RegionSpec> X86Layout(uint64_t ram_size);
+
+  ~GuestMemory();
+  GuestMemory(const GuestMemory&) = delete;
+  GuestMemory& operator=(const GuestMemory&) = delete;
+
+  absl::Span<const Region> regions() const { return regions_; }
+  uint64_t total_size() const;
+  // The highest guest-physical address of RAM plus one.
+  GuestAddr end() const;
+
+  // True when [addr, addr + len) lies entirely inside one region.
+  bool Contains(GuestAddr addr, uint64_t len) const;
+
+  // The host bytes backing [addr, addr + len), which must lie in one region.
+  absl::StatusOr<absl::Span<uint8_t>> Slice(GuestAddr addr, uint64_t len) const;
+  // As Slice, for hot paths: an empty span when out of range (len > 0).
+  absl::Span<uint8_t> TrySlice(GuestAddr addr, uint64_t len) const;
+
+  // Copies across region boundaries are refused: guest RAM regions are not
+  // contiguous, so a buffer that straddles one is a guest bug.
+  absl::Status Read(GuestAddr addr, absl::Span<uint8_t> out) const;
+  absl::Status Write(GuestAddr addr, absl::Span<const uint8_t> data) const;
+  absl::Status Fill(GuestAddr addr, uint8_t value, uint64_t len) const;
+
+  template <typename T>
+  absl::StatusOr<T> ReadObj(GuestAddr addr) const {
+    static_assert(std::is_trivially_copyable_v<T>);
+    T value;
+    absl::Status s = Read(
+        addr, absl::MakeSpan(reinterpret_cast<uint8_t*>(&value), sizeof(T)));
+    if (!s.ok()) return s;
+    return value;
+  }
+  template <typename T>
+  absl::Status WriteObj(GuestAddr addr, const T& value) const {
+    static_assert(std::is_trivially_copyable_v<T>);
+    return Write(addr,
+                 absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(&value),
+                                     sizeof(T)));
+  }
+
+ private:
+  explicit GuestMemory(std::vector<Region> regions)
+      : regions_(std::move(regions)) {}
+  const Region* Find(GuestAddr addr, uint64_t len) const;
+
+  std::vector<Region> regions_;  // sorted by start; constant after Create
+};
+
+}  // namespace skiff
+
+#endif  // SKIFF_BASE_GUEST_MEMORY_H_
