@@ -1,0 +1,201 @@
+#include "vmm/run_flags.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "base/status_macros.h"
+#include "vmm/option_parser.h"
+
+namespace skiff {
+namespace {
+
+absl::Status FlagError(absl::string_view flag, const absl::Status& status) {
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "%s: %s", std::string(flag), std::string(status.message())));
+}
+
+absl::Status ParseCpus(const std::string& value, VmConfig& config) {
+  SKIFF_ASSIGN_OR_RETURN(KeyValueList kv, ParseKeyValueList(value));
+  std::string count = kv.positional;
+  std::string affinity;
+  for (const auto& [key, v] : kv.items) {
+    if (key == "boot" || key == "count") {
+      count = v;
+    } else if (key == "affinity") {
+      affinity = v;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("unknown key '%s' (expected count, affinity)", key));
+    }
+  }
+  if (!count.empty()) {
+    SKIFF_ASSIGN_OR_RETURN(int64_t n, ParseInt(count, 1, VmConfig::kMaxVcpus));
+    config.vcpus = static_cast<int>(n);
+  }
+  config.affinity.clear();
+  if (!affinity.empty()) {
+    for (absl::string_view per_vcpu : absl::StrSplit(affinity, ':')) {
+      SKIFF_ASSIGN_OR_RETURN(std::vector<int> cpus, ParseCpuList(per_vcpu));
+      config.affinity.push_back(std::move(cpus));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseMemory(const std::string& value, VmConfig& config) {
+  SKIFF_ASSIGN_OR_RETURN(KeyValueList kv, ParseKeyValueList(value));
+  std::string size = kv.positional;
+  for (const auto& [key, v] : kv.items) {
+    if (key == "size") {
+      size = v;
+    } else if (key == "shared") {
+      SKIFF_ASSIGN_OR_RETURN(config.memory_shared, ParseBool(v));
+    } else if (key == "hugetlbfs") {
+      if (v.empty()) return absl::InvalidArgumentError("hugetlbfs: empty path");
+      config.hugetlbfs_dir = v;
+    } else {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "unknown key '%s' (expected size, shared, hugetlbfs)", key));
+    }
+  }
+  if (!size.empty()) {
+    // A bare number is MiB, like QEMU's -m and Firecracker's mem_size_mib.
+    SKIFF_ASSIGN_OR_RETURN(config.memory_bytes, ParseSize(size, 1ull << 20));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseSerial(const std::string& value, VmConfig& config) {
+  if (value == "stdio") {
+    config.serial = {SerialConfig::Mode::kStdio, ""};
+  } else if (value == "none" || value == "off") {
+    config.serial = {SerialConfig::Mode::kNone, ""};
+  } else if (absl::StartsWith(value, "file=")) {
+    config.serial = {SerialConfig::Mode::kFile, value.substr(5)};
+    if (config.serial.path.empty()) {
+      return absl::InvalidArgumentError("file=: empty path");
+    }
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("'%s' (expected stdio, file=PATH or none)", value));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LogLevel> ParseLogLevel(const std::string& value) {
+  if (value == "debug") return LogLevel::kDebug;
+  if (value == "info") return LogLevel::kInfo;
+  if (value == "warn") return LogLevel::kWarn;
+  if (value == "error") return LogLevel::kError;
+  if (value == "off") return LogLevel::kOff;
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "'%s' (expected debug, info, warn, error or off)", value));
+}
+
+}  // namespace
+
+absl::StatusOr<RunFlags> ParseRunFlags(const std::vector<std::string>& args) {
+  RunFlags flags;
+  VmConfig& config = flags.config;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::string value;
+    bool has_value = false;
+    if (!absl::StartsWith(flag, "--")) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("unexpected argument '%s'", flag));
+    }
+    if (size_t eq = flag.find('='); eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+      has_value = true;
+    }
+    if (flag == "--help") {
+      flags.help = true;
+      continue;
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("%s needs a value", flag));
+      }
+      value = args[++i];
+    }
+    absl::Status st;
+    if (flag == "--kernel") {
+      config.kernel_path = value;
+    } else if (flag == "--initrd") {
+      config.initrd_path = value;
+    } else if (flag == "--cmdline") {
+      config.cmdline = value;
+      config.cmdline_set = true;
+    } else if (flag == "--cpus") {
+      st = ParseCpus(value, config);
+    } else if (flag == "--memory") {
+      st = ParseMemory(value, config);
+    } else if (flag == "--accel") {
+      if (value == "kvm") {
+        config.accel = Accel::kKvm;
+      } else if (value == "tcg") {
+        config.accel = Accel::kTcg;
+      } else if (value == "auto") {
+        config.accel = Accel::kAuto;
+      } else {
+        st = absl::InvalidArgumentError(
+            absl::StrFormat("'%s' (expected kvm, tcg or auto)", value));
+      }
+    } else if (flag == "--serial") {
+      st = ParseSerial(value, config);
+    } else if (flag == "--log-level") {
+      auto level = ParseLogLevel(value);
+      if (level.ok()) flags.log_level = *level;
+      st = level.status();
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("unknown flag '%s' (see skiff run --help)", flag));
+    }
+    if (!st.ok()) return FlagError(flag, st);
+  }
+  if (flags.help) return flags;
+  SKIFF_RETURN_IF_ERROR(config.Validate());
+  return flags;
+}
+
+const char* RunHelpText() {
+  return R"(usage: skiff run --kernel PATH [options]
+
+Boots a microVM and runs it until the guest resets or powers off.
+
+Guest:
+  --kernel PATH        kernel to boot: ELF vmlinux (PVH note honoured),
+                       bzImage, or a multiboot v1 kernel
+  --initrd PATH        initial ramdisk
+  --cmdline STR        kernel command line
+                       (default: "console=ttyS0 reboot=k panic=-1")
+Machine:
+  --cpus N[,affinity=L0:L1:...]
+                       vCPU count (1..64) and, optionally, the host CPUs each
+                       vCPU runs on: one list per vCPU, separated by ':',
+                       each like 3, 0-3 or 0-1+6 (e.g. --cpus 2,affinity=0:1)
+  --memory SIZE[,shared=on][,hugetlbfs=DIR]
+                       guest RAM (default 512M; a bare number is MiB;
+                       K/M/G/T suffixes); shared=on backs it with a memfd,
+                       hugetlbfs=DIR with huge pages from that mount
+  --accel kvm|tcg|auto KVM, the built-in interpreter, or KVM when /dev/kvm
+                       works and the interpreter otherwise (default auto)
+Console:
+  --serial stdio|file=PATH|none
+                       where the 8250 UART at 0x3f8 goes (default stdio; on
+                       a terminal, stdin is raw and Ctrl-A x quits)
+Other:
+  --log-level debug|info|warn|error|off   (default warn)
+  --help               this text
+
+Exit status: the guest's reset or power-off exits 0; a write of v to the
+debug-exit port 0xf4 exits (v << 1) | 1; a bad flag or file exits 2; a guest
+triple fault exits 4; a backend failure (KVM internal error) exits 6; any
+other VMM failure exits 8. SIGTERM or SIGINT stops the VM and exits 0.
+)";
+}
+
+}  // namespace skiff

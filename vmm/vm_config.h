@@ -1,0 +1,57 @@
+// VmConfig is the complete description of a microVM to start, whatever
+// front end produced it (the `skiff run` command line now; a config file or
+// the API later). It holds no live resources.
+//
+//   VmConfig config;
+//   config.kernel_path = "vmlinux";
+//   config.vcpus = 2;
+//   SKIFF_RETURN_IF_ERROR(config.Validate());
+#ifndef SKIFF_VMM_VM_CONFIG_H_
+#define SKIFF_VMM_VM_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace skiff {
+
+enum class Accel { kAuto, kKvm, kTcg };
+
+struct SerialConfig {
+  enum class Mode { kStdio, kFile, kNone };
+  Mode mode = Mode::kStdio;
+  std::string path;  // kFile only
+};
+
+struct VmConfig {
+  static constexpr int kMaxVcpus = 64;
+  static constexpr uint64_t kMinMemory = 16ull << 20;
+  static constexpr uint64_t kMaxMemory = 1ull << 40;
+
+  std::string kernel_path;
+  std::string initrd_path;
+  std::string cmdline;
+  bool cmdline_set = false;  // false: use the default command line
+
+  int vcpus = 1;
+  // Host CPUs each vCPU may run on; empty means no pinning. When set it has
+  // one entry per vCPU.
+  std::vector<std::vector<int>> affinity;
+
+  uint64_t memory_bytes = 512ull << 20;
+  bool memory_shared = false;  // memfd-backed
+  std::string hugetlbfs_dir;   // hugetlbfs-backed when set
+
+  Accel accel = Accel::kAuto;
+  SerialConfig serial;
+
+  absl::Status Validate() const;
+};
+
+std::string_view AccelName(Accel accel);
+
+}  // namespace skiff
+
+#endif  // SKIFF_VMM_VM_CONFIG_H_
