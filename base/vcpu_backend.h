@@ -40,6 +40,32 @@ class VcpuIo {
   // `data` is 1 to 8 bytes.
   virtual void MmioRead(uint64_t addr, absl::Span<uint8_t> data) = 0;
   virtual void MmioWrite(uint64_t addr, absl::Span<const uint8_t> data) = 0;
+  // MSRs the backend does not implement itself (a userspace local APIC's
+  // x2APIC and TSC-deadline registers). False means no such MSR: the guest
+  // gets #GP.
+  virtual bool MsrRead(uint32_t index, uint64_t& value) {
+    (void)index;
+    (void)value;
+    return false;
+  }
+  virtual bool MsrWrite(uint32_t index, uint64_t value) {
+    (void)index;
+    (void)value;
+    return false;
+  }
+};
+
+// The interrupt controller local to one vCPU (a userspace local APIC), as
+// the backend sees it when no in-kernel irqchip exists. The backend polls it
+// between instructions when RFLAGS.IF=1 and no interrupt shadow is active.
+// Called on the vCPU's thread only.
+class InterruptSource {
+ public:
+  virtual ~InterruptSource() = default;
+  virtual bool HasPendingInterrupt() = 0;
+  // Accepts the highest-priority pending interrupt and returns its vector,
+  // or -1 if none is pending any more.
+  virtual int AcknowledgeInterrupt() = 0;
 };
 
 // Why Run() returned. A plain value; `kind` says which fields mean something.
@@ -93,6 +119,14 @@ class VcpuBackend {
   virtual absl::StatusOr<uint64_t> GetMsr(uint32_t index) = 0;
   // Resets the x87/SSE state to its power-on values (FCW 0x37f, MXCSR 0x1f80).
   virtual absl::Status ResetFpu() = 0;
+
+  // Attaches a userspace interrupt controller. Backends with an in-kernel
+  // irqchip do not take one.
+  virtual absl::Status SetInterruptSource(InterruptSource* source) {
+    (void)source;
+    return absl::UnimplementedError(
+        "this vCPU backend delivers interrupts itself");
+  }
 };
 
 // A level-triggered interrupt input of the platform interrupt controller
