@@ -1,0 +1,460 @@
+// The interpreter's CPU: architectural state (CpuState), one pre-decoded
+// instruction (Insn), the handler signature every opcode family implements,
+// and Cpu, which ties state, software TLB and guest memory together and
+// offers the operand/memory helpers handlers use.
+//
+//   ExecStatus OpFoo(Cpu& c, const Insn& i) {
+//     uint64_t v;
+//     if (!c.ReadRm(i, i.opsize, &v)) return ExecStatus::kFault;
+//     c.SetReg(i.reg, i.opsize, v + 1);
+//     return ExecStatus::kNext;
+//   }
+//
+// Rules for handlers: RIP is the address of the current instruction while a
+// handler runs; `c.next_rip` is the fall-through address and branches
+// overwrite it. A handler that faults calls c.Fault(...) (or a memory helper
+// that returned false did so already) and returns kFault before changing
+// architectural state visibly (memory writes last).
+#ifndef SKIFF_TCG_CPU_H_
+#define SKIFF_TCG_CPU_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+
+#include "base/guest_memory.h"
+#include "base/vcpu_backend.h"
+#include "base/x86_state.h"
+#include "tcg/flags.h"
+
+namespace skiff::tcg {
+
+class Cpu;
+struct Insn;
+
+enum class ExecStatus : uint8_t {
+  kNext,      // continue at c.next_rip
+  kFault,     // c.pending_fault describes an exception to deliver
+  kHalt,      // HLT executed (RIP already advanced)
+  kInternal,  // the interpreter cannot continue (c.internal_msg says why)
+};
+
+using Handler = ExecStatus (*)(Cpu& c, const Insn& i);
+
+enum SegIndex : uint8_t { kEs = 0, kCs, kSs, kDs, kFs, kGs, kSegNone = 7 };
+enum GprIndex : uint8_t {
+  kRax = 0,
+  kRcx,
+  kRdx,
+  kRbx,
+  kRsp,
+  kRbp,
+  kRsi,
+  kRdi,
+};
+
+// Exception vectors (Intel SDM vol. 3, table 6-1).
+enum Vector : uint8_t {
+  kDe = 0,
+  kDb = 1,
+  kNmi = 2,
+  kBp = 3,
+  kOf = 4,
+  kBr = 5,
+  kUd = 6,
+  kNm = 7,
+  kDf = 8,
+  kTs = 10,
+  kNp = 11,
+  kStackFault = 12,
+  kGp = 13,
+  kPf = 14,
+  kMf = 16,
+  kAc = 17,
+  kMc = 18,
+  kXm = 19,
+};
+
+// One decoded instruction. Filled by Decode(); immutable afterwards, so it
+// can be cached and shared by every execution of the same bytes.
+struct Insn {
+  Handler fn = nullptr;
+  uint64_t imm = 0;   // immediate, sign- or zero-extended as the op needs
+  int64_t disp = 0;   // memory displacement (sign-extended)
+  uint16_t imm2 = 0;  // second immediate (ENTER, far pointer selector)
+  uint16_t op = 0;    // map << 8 | opcode byte (map 0 one-byte, 1 0F, ...)
+  uint8_t len = 0;
+  uint8_t opsize = 4;    // operand size in bytes: 1 (byte ops), 2, 4, 8
+  uint8_t addrsize = 8;  // address size in bytes: 2, 4, 8
+  uint8_t mod = 0;       // ModRM.mod; 3 means register operand
+  uint8_t reg = 0;       // ModRM.reg with REX.R (or opcode low bits + REX.B)
+  uint8_t rm = 0;        // ModRM.rm with REX.B (register when mod == 3)
+  uint8_t base = 0xff;   // address base register, 0xff none
+  uint8_t index = 0xff;  // address index register, 0xff none
+  uint8_t scale = 0;     // shift count for index
+  uint8_t seg = kDs;     // effective segment for the memory operand
+  uint8_t rep = 0;       // 0, 0xf2 (REPNE) or 0xf3 (REP/REPE)
+  bool lock = false;
+  bool rex = false;  // any REX prefix (selects SPL..DIL for byte regs)
+  bool rip_rel = false;
+  bool opsize_prefix = false;  // 0x66 seen (mandatory prefix for SSE maps)
+  bool has_modrm = false;
+  uint8_t bytes[16] = {};  // raw bytes (len valid), for the decode cache
+
+  bool is_mem() const { return has_modrm && mod != 3; }
+};
+
+// Lazily evaluated arithmetic flags: see flags.h.
+struct CpuState {
+  uint64_t gpr[16] = {};
+  uint64_t rip = 0;
+  // All RFLAGS bits except the six arithmetic ones while `lazy.op` is not
+  // kCcNone; then those six are computed from `lazy`.
+  uint64_t rflags = kRflagsReserved1;
+  LazyFlags lazy;
+
+  Segment seg[6] = {};  // ES CS SS DS FS GS, hidden parts unpacked
+  Segment tr = {}, ldt = {};
+  DescriptorTable gdt = {}, idt = {};
+  uint64_t cr0 = kCr0Et, cr2 = 0, cr3 = 0, cr4 = 0, cr8 = 0;
+  uint64_t efer = 0;
+  uint64_t apic_base = 0xfee00900;
+
+  // MSRs kept as plain values (Intel SDM vol. 4).
+  uint64_t star = 0, lstar = 0, cstar = 0, fmask = 0, kernel_gs_base = 0;
+  uint64_t tsc_aux = 0, pat = 0x0007040600070406ull, misc_enable = 1;
+  uint64_t tsc_deadline = 0, sysenter_cs = 0, sysenter_esp = 0,
+           sysenter_eip = 0;
+  int64_t tsc_offset = 0;
+  uint64_t dr[8] = {0, 0, 0, 0, 0, 0, 0xffff0ff0, 0x400};
+  int vcpu_index = 0;  // CPUID initial APIC ID
+
+  // Derived from the above on every mode change (Cpu::UpdateMode).
+  uint8_t cpl = 0;
+  uint8_t code_bits = 16;       // 16, 32 or 64: current code segment mode
+  bool long_mode = false;       // EFER.LMA
+  bool paging = false;          // CR0.PG
+  bool protected_mode = false;  // CR0.PE
+};
+
+// The interrupt controller hook is skiff::InterruptSource
+// (base/vcpu_backend.h): polled between instructions when RFLAGS.IF=1 and no
+// interrupt shadow (STI, MOV SS) is active.
+using skiff::InterruptSource;
+
+// A software TLB entry: one 4 KiB linear page.
+struct TlbEntry {
+  uint64_t tag = ~0ull;     // linear page address, ~0 when invalid
+  uint8_t* host = nullptr;  // host page, nullptr when the page is not RAM
+  uint64_t phys = 0;        // guest-physical page address
+  uint8_t allow = 0;        // kAllow* bits
+  bool global = false;
+};
+
+inline constexpr int kTlbSize = 256;
+// Access kinds for permission checks, also the TlbEntry::allow bits.
+enum AccessKind : uint8_t {
+  kAccRead = 0,
+  kAccWrite = 1,
+  kAccExec = 2,
+};
+inline uint8_t AllowBit(AccessKind kind, bool user) {
+  return static_cast<uint8_t>(1u << (kind + (user ? 3 : 0)));
+}
+
+struct PendingFault {
+  uint8_t vector = 0;
+  bool has_error = false;
+  uint32_t error = 0;
+};
+
+class DecodeCache;
+
+class Cpu {
+ public:
+  Cpu(const GuestMemory& memory, DecodeCache* cache)
+      : memory_(memory), cache_(cache) {}
+
+  CpuState s;
+  uint64_t next_rip = 0;
+  PendingFault pending_fault;
+  // Interrupt shadow: set by STI (when IF was 0) and MOV SS/POP SS; blocks
+  // interrupt delivery until after the next instruction.
+  bool shadow_next = false;
+  bool shadow = false;
+  const char* internal_msg = nullptr;
+  VcpuIo* io = nullptr;
+  InterruptSource* irq = nullptr;
+  const std::atomic<bool>* kick = nullptr;
+
+  const GuestMemory& memory() const { return memory_; }
+  DecodeCache* cache() const { return cache_; }
+
+  // ---- Registers -------------------------------------------------------
+  uint64_t Reg(int r, int size) const {
+    switch (size) {
+      case 1:
+        return Reg8(r, true);
+      case 2:
+        return s.gpr[r] & 0xffff;
+      case 4:
+        return s.gpr[r] & 0xffffffff;
+      default:
+        return s.gpr[r];
+    }
+  }
+  // Byte register: without REX, 4..7 are AH CH DH BH.
+  uint64_t Reg8(int r, bool rex) const {
+    if (!rex && r >= 4 && r < 8) return (s.gpr[r - 4] >> 8) & 0xff;
+    return s.gpr[r] & 0xff;
+  }
+  void SetReg8(int r, bool rex, uint64_t v) {
+    if (!rex && r >= 4 && r < 8) {
+      s.gpr[r - 4] = (s.gpr[r - 4] & ~0xff00ull) | ((v & 0xff) << 8);
+    } else {
+      s.gpr[r] = (s.gpr[r] & ~0xffull) | (v & 0xff);
+    }
+  }
+  // Writes with x86-64 semantics: 32-bit writes zero the upper half.
+  void SetReg(int r, int size, uint64_t v) {
+    switch (size) {
+      case 1:
+        SetReg8(r, true, v);
+        break;
+      case 2:
+        s.gpr[r] = (s.gpr[r] & ~0xffffull) | (v & 0xffff);
+        break;
+      case 4:
+        s.gpr[r] = v & 0xffffffff;
+        break;
+      default:
+        s.gpr[r] = v;
+    }
+  }
+  // Register operands of a decoded instruction (byte regs honour REX).
+  uint64_t GetR(const Insn& i, int size) const {
+    return size == 1 ? Reg8(i.reg, i.rex) : Reg(i.reg, size);
+  }
+  void SetR(const Insn& i, int size, uint64_t v) {
+    if (size == 1) {
+      SetReg8(i.reg, i.rex, v);
+    } else {
+      SetReg(i.reg, size, v);
+    }
+  }
+
+  // ---- Flags -------------------------------------------------------------
+  uint64_t Rflags() const { return MaterializeFlags(s.rflags, s.lazy); }
+  void SetRflagsRaw(uint64_t v) {
+    s.rflags = v | kRflagsReserved1;
+    s.lazy.op = kCcNone;
+  }
+  // Sets the arithmetic flags in `mask` to `bits` (eagerly).
+  void SetArith(uint64_t mask, uint64_t bits) {
+    uint64_t f = Rflags();
+    SetRflagsRaw((f & ~mask) | (bits & mask));
+  }
+  bool Cf() const { return LazyCf(s.rflags, s.lazy); }
+  bool Cond(int cc) const { return EvalCond(cc, s.rflags, s.lazy); }
+  void SetLazy(CcOp op, int size, uint64_t res, uint64_t a, uint64_t b,
+               uint64_t aux = 0) {
+    s.lazy = LazyFlags{res, a, b, aux, op, static_cast<uint8_t>(size)};
+  }
+
+  // ---- Faults -------------------------------------------------------------
+  ExecStatus Fault(uint8_t vector) {
+    pending_fault = {vector, false, 0};
+    return ExecStatus::kFault;
+  }
+  ExecStatus Fault(uint8_t vector, uint32_t error) {
+    pending_fault = {vector, true, error};
+    return ExecStatus::kFault;
+  }
+  ExecStatus Gp0() { return Fault(kGp, 0); }
+  ExecStatus Ud() { return Fault(kUd); }
+  ExecStatus Internal(const char* msg) {
+    internal_msg = msg;
+    return ExecStatus::kInternal;
+  }
+
+  // ---- Memory -------------------------------------------------------------
+  // Effective (offset) address of the ModRM memory operand.
+  uint64_t EffAddr(const Insn& i) const;
+  // Linear address for seg:offset, with address-size wrap already applied
+  // to `off` by the caller. Only FS/GS bases apply in 64-bit mode.
+  uint64_t Linear(int seg, uint64_t off) const {
+    if (s.code_bits == 64 && seg < kFs) return off;
+    uint64_t lin = s.seg[seg].base + off;
+    return s.code_bits == 64 ? lin : (lin & 0xffffffff);
+  }
+  bool IsCanonical(uint64_t lin) const {
+    return static_cast<uint64_t>((static_cast<int64_t>(lin << 16) >> 16)) ==
+           lin;
+  }
+
+  // Reads/writes `size` (1..8) bytes at a linear address. `user` says
+  // whether the access is checked with user privilege (CPL 3, not an
+  // implicit supervisor access such as a descriptor table read). Returns
+  // false with pending_fault set on #PF/#GP.
+  bool ReadLin(uint64_t lin, int size, uint64_t* out, bool user) {
+    TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
+    if (e.tag == (lin & ~0xfffull) && (e.allow & AllowBit(kAccRead, user)) &&
+        e.host != nullptr && (lin & 0xfff) + size <= 4096) {
+      uint64_t v = 0;
+      std::memcpy(&v, e.host + (lin & 0xfff), size);
+      *out = v;
+      return true;
+    }
+    return ReadLinSlow(lin, size, out, user);
+  }
+  bool WriteLin(uint64_t lin, int size, uint64_t v, bool user) {
+    TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
+    if (e.tag == (lin & ~0xfffull) && (e.allow & AllowBit(kAccWrite, user)) &&
+        e.host != nullptr && (lin & 0xfff) + size <= 4096) {
+      std::memcpy(e.host + (lin & 0xfff), &v, size);
+      return true;
+    }
+    return WriteLinSlow(lin, size, v, user);
+  }
+  // seg:off accesses at the current privilege level.
+  bool Read(int seg, uint64_t off, int size, uint64_t* out) {
+    uint64_t lin = Linear(seg, off);
+    if (!CheckLinear(seg, lin)) return false;
+    return ReadLin(lin, size, out, s.cpl == 3);
+  }
+  bool Write(int seg, uint64_t off, int size, uint64_t v) {
+    uint64_t lin = Linear(seg, off);
+    if (!CheckLinear(seg, lin)) return false;
+    return WriteLin(lin, size, v, s.cpl == 3);
+  }
+  // Non-canonical linear addresses raise #GP (or #SS for the stack).
+  bool CheckLinear(int seg, uint64_t lin) {
+    if (s.code_bits == 64 && !IsCanonical(lin)) {
+      pending_fault = {static_cast<uint8_t>(seg == kSs ? kStackFault : kGp),
+                       true, 0};
+      return false;
+    }
+    return true;
+  }
+
+  // The ModRM operand (register or memory) of size `size`.
+  bool ReadRm(const Insn& i, int size, uint64_t* out) {
+    if (i.mod == 3) {
+      *out = size == 1 ? Reg8(i.rm, i.rex) : Reg(i.rm, size);
+      return true;
+    }
+    return Read(i.seg, EffAddr(i), size, out);
+  }
+  bool WriteRm(const Insn& i, int size, uint64_t v) {
+    if (i.mod == 3) {
+      if (size == 1) {
+        SetReg8(i.rm, i.rex, v);
+      } else {
+        SetReg(i.rm, size, v);
+      }
+      return true;
+    }
+    return Write(i.seg, EffAddr(i), size, v);
+  }
+  // For LOCK: the host pointer of a RAM operand that does not cross a page,
+  // or nullptr (then the access is done non-atomically; MMIO or split).
+  // Checks write permission (and faults) like a write.
+  bool HostPtrForRmw(int seg, uint64_t off, int size, uint8_t** host);
+
+  // Stack at the current stack-address size.
+  int StackAddrSize() const {
+    if (s.code_bits == 64) return 8;
+    return s.seg[kSs].db ? 4 : 2;
+  }
+  uint64_t Sp() const { return Reg(kRsp, StackAddrSize()); }
+  void SetSp(uint64_t v) { SetReg(kRsp, StackAddrSize(), v); }
+  bool Push(int size, uint64_t v);
+  bool Pop(int size, uint64_t* v);  // does not change RSP on fault
+
+  // Masks an IP-relative target to the current code size.
+  uint64_t MaskIp(uint64_t ip, int opsize) const {
+    if (s.code_bits == 64 && opsize == 8) return ip;
+    return opsize == 2 ? (ip & 0xffff) : (ip & 0xffffffff);
+  }
+
+  // ---- Paging -------------------------------------------------------------
+  // Translates a linear address for `kind`; fills a TLB entry. False with
+  // pending_fault (#PF) on failure.
+  bool Translate(uint64_t lin, AccessKind kind, bool user, TlbEntry** out);
+  void FlushTlb(bool include_global);
+  void FlushTlbPage(uint64_t lin);
+
+  // Physical-address access for page walks and MMIO routing.
+  bool ReadPhys(uint64_t pa, int size, uint64_t* out);
+  bool WritePhys(uint64_t pa, int size, uint64_t v);
+
+  // ---- Mode ---------------------------------------------------------------
+  // Recomputes the derived CpuState fields; flushes the TLB if needed.
+  void UpdateMode();
+
+  // Instruction fetch: copies up to `max` bytes at linear `lin` into buf;
+  // returns how many bytes are available from the first page (at least 1)
+  // or 0 with pending_fault set. Sets *host to the RAM pointer of lin.
+  int FetchPage(uint64_t lin, uint8_t* buf, int max, uint64_t* phys);
+
+  // The executable RAM page instructions are being fetched from: the host
+  // pointer and guest-physical address of linear page `fetch_tag` (with bit
+  // 0 set when filled at CPL 3). Reset by every TLB flush, so it can never
+  // outlive the translation it came from.
+  bool FastFetch(uint64_t lin, const uint8_t** host, uint64_t* phys) const {
+    const uint64_t off = lin & 0xfff;
+    if ((lin & ~0xfffull) + (s.cpl == 3 ? 1 : 0) != fetch_tag_ ||
+        off > 4096 - 16) {
+      return false;
+    }
+    *host = fetch_host_ + off;
+    *phys = fetch_phys_ + off;
+    return true;
+  }
+  void SetFetchPage(uint64_t lin, uint8_t* host, uint64_t phys) {
+    fetch_tag_ = (lin & ~0xfffull) + (s.cpl == 3 ? 1 : 0);
+    fetch_host_ = host - (lin & 0xfff);
+    fetch_phys_ = phys - (lin & 0xfff);
+  }
+
+ private:
+  bool ReadLinSlow(uint64_t lin, int size, uint64_t* out, bool user);
+  bool WriteLinSlow(uint64_t lin, int size, uint64_t v, bool user);
+  bool Walk(uint64_t lin, AccessKind kind, bool user, uint64_t* phys,
+            uint8_t* allow, bool* global);
+
+  const GuestMemory& memory_;
+  DecodeCache* cache_;
+  std::array<TlbEntry, kTlbSize> tlb_{};
+  uint64_t fetch_tag_ = ~0ull;
+  uint8_t* fetch_host_ = nullptr;
+  uint64_t fetch_phys_ = 0;
+};
+
+// ALU family used by several op files (ops_arith.cc): op is the ModRM.reg
+// encoding (0 ADD, 1 OR, 2 ADC, 3 SBB, 4 AND, 5 SUB, 6 XOR, 7 CMP).
+uint64_t Alu(Cpu& c, int op, int size, uint64_t a, uint64_t b);
+
+inline uint64_t SizeMask(int size) {
+  return size == 8 ? ~0ull : ((1ull << (size * 8)) - 1);
+}
+inline uint64_t SignExtend(uint64_t v, int size) {
+  switch (size) {
+    case 1:
+      return static_cast<uint64_t>(
+          static_cast<int64_t>(static_cast<int8_t>(v)));
+    case 2:
+      return static_cast<uint64_t>(
+          static_cast<int64_t>(static_cast<int16_t>(v)));
+    case 4:
+      return static_cast<uint64_t>(
+          static_cast<int64_t>(static_cast<int32_t>(v)));
+    default:
+      return v;
+  }
+}
+
+}  // namespace skiff::tcg
+
+#endif  // SKIFF_TCG_CPU_H_

@@ -1,0 +1,219 @@
+#include "tcg/cpuid_msr.h"
+
+#include <x86intrin.h>
+
+#include <cstring>
+
+#include "tcg/flags.h"
+
+namespace skiff::tcg {
+namespace {
+
+uint32_t Str4(const char* s) {
+  uint32_t v;
+  std::memcpy(&v, s, 4);
+  return v;
+}
+
+// CPUID.1:EDX (Intel SDM vol. 2, table 3-11).
+constexpr uint32_t kEdxPse = 1u << 3, kEdxTsc = 1u << 4, kEdxMsr = 1u << 5,
+                   kEdxPae = 1u << 6, kEdxCx8 = 1u << 8, kEdxPge = 1u << 13,
+                   kEdxCmov = 1u << 15, kEdxPat = 1u << 16;
+// CPUID.1:ECX.
+constexpr uint32_t kEcxCx16 = 1u << 13, kEcxPopcnt = 1u << 23;
+// CPUID.80000001h.
+constexpr uint32_t kExtEcxLahf = 1u << 0, kExtEcxAbm = 1u << 5;
+constexpr uint32_t kExtEdxSyscall = 1u << 11, kExtEdxNx = 1u << 20,
+                   kExtEdxPage1g = 1u << 26, kExtEdxRdtscp = 1u << 27,
+                   kExtEdxLm = 1u << 29;
+
+constexpr char kBrand[49] = "Skiff TCG x86-64 interpreter                    ";
+
+}  // namespace
+
+CpuidResult Cpuid(const Cpu& c, uint32_t leaf, uint32_t subleaf) {
+  (void)subleaf;
+  CpuidResult r;
+  switch (leaf) {
+    case 0:
+      r.eax = 7;
+      r.ebx = Str4(kCpuVendor);
+      r.edx = Str4(kCpuVendor + 4);
+      r.ecx = Str4(kCpuVendor + 8);
+      break;
+    case 1:
+      r.eax = 0x000606f1;  // family 6, model 0x6f, stepping 1
+      r.ebx = (static_cast<uint32_t>(c.s.vcpu_index) << 24) | (1u << 16) |
+              (8u << 8);
+      r.ecx = kEcxCx16 | kEcxPopcnt;
+      r.edx = kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 | kEdxPge |
+              kEdxCmov | kEdxPat;
+      break;
+    case 0x80000000:
+      r.eax = 0x80000008;
+      r.ebx = Str4(kCpuVendor);
+      r.edx = Str4(kCpuVendor + 4);
+      r.ecx = Str4(kCpuVendor + 8);
+      break;
+    case 0x80000001:
+      r.ecx = kExtEcxLahf | kExtEcxAbm;
+      r.edx = kExtEdxSyscall | kExtEdxNx | kExtEdxPage1g | kExtEdxRdtscp |
+              kExtEdxLm;
+      break;
+    case 0x80000002:
+    case 0x80000003:
+    case 0x80000004: {
+      const char* p = kBrand + (leaf - 0x80000002) * 16;
+      r.eax = Str4(p);
+      r.ebx = Str4(p + 4);
+      r.ecx = Str4(p + 8);
+      r.edx = Str4(p + 12);
+      break;
+    }
+    case 0x80000008:
+      r.eax = 40 | (48 << 8);  // physical and linear address bits
+      break;
+    default:
+      break;  // leaves 2..7 and unknown leaves: all zero
+  }
+  return r;
+}
+
+uint64_t ReadTsc(const Cpu& c) {
+  return __rdtsc() + static_cast<uint64_t>(c.s.tsc_offset);
+}
+
+bool ReadMsr(Cpu& c, uint32_t index, uint64_t* v) {
+  CpuState& s = c.s;
+  switch (index) {
+    case kMsrIa32Tsc:
+      *v = ReadTsc(c);
+      return true;
+    case kMsrIa32ApicBase:
+      *v = s.apic_base;
+      return true;
+    case kMsrIa32MiscEnable:
+      *v = s.misc_enable;
+      return true;
+    case kMsrIa32Pat:
+      *v = s.pat;
+      return true;
+    case kMsrIa32SysenterCs:
+      *v = s.sysenter_cs;
+      return true;
+    case kMsrIa32SysenterEsp:
+      *v = s.sysenter_esp;
+      return true;
+    case kMsrIa32SysenterEip:
+      *v = s.sysenter_eip;
+      return true;
+    case kMsrIa32TscDeadline:
+      *v = s.tsc_deadline;
+      return true;
+    case kMsrEfer:
+      *v = s.efer;
+      return true;
+    case kMsrStar:
+      *v = s.star;
+      return true;
+    case kMsrLstar:
+      *v = s.lstar;
+      return true;
+    case kMsrCstar:
+      *v = s.cstar;
+      return true;
+    case kMsrSyscallMask:
+      *v = s.fmask;
+      return true;
+    case kMsrFsBase:
+      *v = s.seg[kFs].base;
+      return true;
+    case kMsrGsBase:
+      *v = s.seg[kGs].base;
+      return true;
+    case kMsrKernelGsBase:
+      *v = s.kernel_gs_base;
+      return true;
+    case kMsrTscAux:
+      *v = s.tsc_aux;
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool WriteMsr(Cpu& c, uint32_t index, uint64_t v) {
+  CpuState& s = c.s;
+  auto canonical = [&c](uint64_t a) { return c.IsCanonical(a); };
+  switch (index) {
+    case kMsrIa32Tsc:
+      s.tsc_offset = static_cast<int64_t>(v - __rdtsc());
+      return true;
+    case kMsrIa32ApicBase:
+      s.apic_base = v;
+      return true;
+    case kMsrIa32MiscEnable:
+      s.misc_enable = v;
+      return true;
+    case kMsrIa32Pat:
+      s.pat = v;
+      return true;
+    case kMsrIa32SysenterCs:
+      s.sysenter_cs = v;
+      return true;
+    case kMsrIa32SysenterEsp:
+      s.sysenter_esp = v;
+      return true;
+    case kMsrIa32SysenterEip:
+      s.sysenter_eip = v;
+      return true;
+    case kMsrIa32TscDeadline:
+      s.tsc_deadline = v;
+      return true;
+    case kMsrEfer: {
+      // SCE, LME, NXE are writable; LMA follows CR0.PG (Intel SDM vol. 3,
+      // section 9.8.5).
+      constexpr uint64_t kWritable = kEferSce | kEferLme | kEferNxe;
+      if (v & ~(kWritable | kEferLma)) return false;
+      if ((s.cr0 & kCr0Pg) && ((v ^ s.efer) & kEferLme)) return false;
+      const uint64_t nv = (v & kWritable) | (s.efer & kEferLma);
+      if ((nv ^ s.efer) & kEferNxe) c.FlushTlb(true);
+      s.efer = nv;
+      c.UpdateMode();
+      return true;
+    }
+    case kMsrStar:
+      s.star = v;
+      return true;
+    case kMsrLstar:
+      if (!canonical(v)) return false;
+      s.lstar = v;
+      return true;
+    case kMsrCstar:
+      if (!canonical(v)) return false;
+      s.cstar = v;
+      return true;
+    case kMsrSyscallMask:
+      s.fmask = v & 0xffffffff;
+      return true;
+    case kMsrFsBase:
+      if (!canonical(v)) return false;
+      s.seg[kFs].base = v;
+      return true;
+    case kMsrGsBase:
+      if (!canonical(v)) return false;
+      s.seg[kGs].base = v;
+      return true;
+    case kMsrKernelGsBase:
+      if (!canonical(v)) return false;
+      s.kernel_gs_base = v;
+      return true;
+    case kMsrTscAux:
+      s.tsc_aux = v & 0xffffffff;
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace skiff::tcg

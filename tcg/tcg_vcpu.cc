@@ -1,0 +1,286 @@
+#include "tcg/tcg_vcpu.h"
+
+#include <algorithm>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "tcg/cpuid_msr.h"
+#include "tcg/decoder.h"
+#include "tcg/interrupts.h"
+
+namespace skiff::tcg {
+namespace {
+
+// Regs order <-> x86 register numbers.
+constexpr int kRegsOrder[16] = {kRax, kRbx, kRcx, kRdx, kRsi, kRdi, kRsp, kRbp,
+                                8,    9,    10,   11,   12,   13,   14,   15};
+
+Segment ResetSegment(uint16_t sel, uint64_t base, uint8_t type) {
+  Segment s{};
+  s.selector = sel;
+  s.base = base;
+  s.limit = 0xffff;
+  s.type = type;
+  s.s = 1;
+  s.present = 1;
+  return s;
+}
+
+}  // namespace
+
+TcgVcpu::TcgVcpu(const GuestMemory& memory, int index,
+                 const std::atomic<uint64_t>* code_epoch)
+    : index_(index), code_epoch_(code_epoch), cpu_(memory, &cache_) {
+  // Power-on state (Intel SDM vol. 3, table 9-1).
+  CpuState& s = cpu_.s;
+  s.seg[kCs] = ResetSegment(0xf000, 0xffff0000, 0xb);
+  for (int seg : {kEs, kSs, kDs, kFs, kGs}) {
+    s.seg[seg] = ResetSegment(0, 0, 3);
+  }
+  s.tr = ResetSegment(0, 0, 0xb);
+  s.tr.s = 0;
+  s.ldt = ResetSegment(0, 0, 2);
+  s.ldt.s = 0;
+  s.gdt.limit = s.idt.limit = 0xffff;
+  s.rip = 0xfff0;
+  s.gpr[kRdx] = 0x600;
+  s.cr0 = 0x60000010;
+  s.vcpu_index = index;
+  if (index == 0)
+    s.apic_base |= 1u << 8;  // BSP
+  else
+    s.apic_base &= ~(1ull << 8);
+  cpu_.kick = &kick_;
+  cpu_.UpdateMode();
+}
+
+VcpuExit TcgVcpu::InternalError(const char* message) {
+  VcpuExit exit;
+  exit.kind = VcpuExit::Kind::kInternalError;
+  exit.reason = 1;
+  exit.rip = cpu_.Linear(kCs, cpu_.s.rip);
+  exit.message = message;
+  uint64_t phys;
+  uint8_t buf[16];
+  const int n = cpu_.FetchPage(exit.rip, buf, 15, &phys);
+  if (n > 0) {
+    std::copy(buf, buf + n, exit.insn.begin());
+    exit.insn_len = static_cast<uint8_t>(n);
+  }
+  return exit;
+}
+
+// Fetches and decodes the instruction at RIP. Returns false with
+// pending_fault set (#PF, #GP) or with *out == nullptr when the code is not
+// in RAM.
+bool TcgVcpu::Fetch(Insn* scratch, const Insn** out) {
+  CpuState& s = cpu_.s;
+  const uint64_t lin = cpu_.Linear(kCs, s.rip);
+  uint8_t buf[16];
+  uint64_t phys;
+  const int n = cpu_.FetchPage(lin, buf, 15, &phys);
+  *out = nullptr;
+  if (n == 0) return false;
+  if (n < 0) return true;
+  if (const Insn* hit = cache_.Lookup(phys, s.code_bits, buf, n)) {
+    *out = hit;
+    return true;
+  }
+  DecodeResult r = Decode(buf, n, s.code_bits, scratch);
+  if (r == DecodeResult::kNeedMore) {
+    // The instruction continues on the next page: fetch it (which may #PF
+    // on that page) and decode from the joined bytes. Not cached.
+    uint64_t phys2;
+    const int m = cpu_.FetchPage(lin + n, buf + n, 15 - n, &phys2);
+    if (m == 0) return false;
+    if (m < 0) return true;
+    r = Decode(buf, n + m, s.code_bits, scratch);
+    if (r == DecodeResult::kOk) {
+      *out = scratch;
+      return true;
+    }
+  }
+  if (r != DecodeResult::kOk) {
+    cpu_.pending_fault = {kGp, true, 0};  // longer than 15 bytes
+    return false;
+  }
+  cache_.Insert(phys, s.code_bits, *scratch);
+  *out = scratch;
+  return true;
+}
+
+inline bool TcgVcpu::Step(VcpuExit* exit) {
+  Cpu& c = cpu_;
+  CpuState& s = c.s;
+  const Insn* insn = nullptr;
+  // Fast path: same code page as the last fetch and a cache hit.
+  const uint8_t* host;
+  uint64_t phys;
+  if (c.FastFetch(c.Linear(kCs, s.rip), &host, &phys)) {
+    insn = cache_.Lookup16(phys, s.code_bits, host);
+  }
+  if (insn == nullptr && !Fetch(&scratch_, &insn)) {
+    if (!DeliverFault(c)) {
+      exit->kind = VcpuExit::Kind::kShutdown;
+      return false;
+    }
+    return true;
+  }
+  if (insn == nullptr) {
+    *exit = InternalError("instruction fetch outside RAM");
+    return false;
+  }
+  c.next_rip = s.rip + insn->len;
+  if (s.code_bits != 64) c.next_rip &= s.code_bits == 32 ? 0xffffffff : 0xffff;
+  const ExecStatus st = insn->fn(c, *insn);
+  ++retired_;
+  c.shadow = c.shadow_next;
+  c.shadow_next = false;
+  switch (st) {
+    case ExecStatus::kNext:
+      s.rip = c.next_rip;
+      return true;
+    case ExecStatus::kFault:
+      if (!DeliverFault(c)) {
+        exit->kind = VcpuExit::Kind::kShutdown;
+        return false;
+      }
+      return true;
+    case ExecStatus::kHalt:
+      s.rip = c.next_rip;
+      exit->kind = VcpuExit::Kind::kHalt;
+      return false;
+    case ExecStatus::kInternal:
+      *exit = InternalError(c.internal_msg ? c.internal_msg : "internal");
+      return false;
+  }
+  return true;
+}
+
+absl::StatusOr<VcpuExit> TcgVcpu::Run(VcpuIo& io) {
+  Cpu& c = cpu_;
+  c.io = &io;
+  if (code_epoch_ != nullptr) {
+    const uint64_t epoch = code_epoch_->load(std::memory_order_acquire);
+    if (epoch != seen_epoch_) {
+      cache_.Clear();
+      seen_epoch_ = epoch;
+    }
+  }
+  const uint64_t limit = insn_limit_ ? retired_ + insn_limit_ : 0;
+  VcpuExit exit;
+  for (;;) {
+    if (kick_.load(std::memory_order_relaxed)) {
+      kick_.store(false, std::memory_order_relaxed);
+      exit.kind = VcpuExit::Kind::kInterrupted;
+      break;
+    }
+    if (limit != 0 && retired_ >= limit) {
+      exit.kind = VcpuExit::Kind::kInterrupted;
+      break;
+    }
+    if (c.irq != nullptr && !c.shadow && (c.Rflags() & kRflagsIf) &&
+        c.irq->HasPendingInterrupt()) {
+      const int vector = c.irq->AcknowledgeInterrupt();
+      if (vector >= 0 &&
+          !DeliverEvent(c, static_cast<uint8_t>(vector), false, 0, false,
+                        c.s.rip) &&
+          !DeliverFault(c)) {
+        exit.kind = VcpuExit::Kind::kShutdown;
+        break;
+      }
+    }
+    if (!Step(&exit)) break;
+  }
+  c.io = nullptr;
+  return exit;
+}
+
+absl::Status TcgVcpu::GetRegs(Regs& regs) {
+  uint64_t* out = &regs.rax;
+  for (int k = 0; k < 16; ++k) out[k] = cpu_.s.gpr[kRegsOrder[k]];
+  regs.rip = cpu_.s.rip;
+  regs.rflags = cpu_.Rflags();
+  return absl::OkStatus();
+}
+
+absl::Status TcgVcpu::SetRegs(const Regs& regs) {
+  const uint64_t* in = &regs.rax;
+  for (int k = 0; k < 16; ++k) cpu_.s.gpr[kRegsOrder[k]] = in[k];
+  cpu_.s.rip = regs.rip;
+  cpu_.SetRflagsRaw(regs.rflags);
+  return absl::OkStatus();
+}
+
+absl::Status TcgVcpu::GetSregs(Sregs& sregs) {
+  const CpuState& s = cpu_.s;
+  sregs.es = s.seg[kEs];
+  sregs.cs = s.seg[kCs];
+  sregs.ss = s.seg[kSs];
+  sregs.ds = s.seg[kDs];
+  sregs.fs = s.seg[kFs];
+  sregs.gs = s.seg[kGs];
+  sregs.tr = s.tr;
+  sregs.ldt = s.ldt;
+  sregs.gdt = s.gdt;
+  sregs.idt = s.idt;
+  sregs.cr0 = s.cr0;
+  sregs.cr2 = s.cr2;
+  sregs.cr3 = s.cr3;
+  sregs.cr4 = s.cr4;
+  sregs.cr8 = s.cr8;
+  sregs.efer = s.efer;
+  sregs.apic_base = s.apic_base;
+  return absl::OkStatus();
+}
+
+absl::Status TcgVcpu::SetSregs(const Sregs& sregs) {
+  CpuState& s = cpu_.s;
+  if ((sregs.efer & kEferLma) && !(sregs.cr0 & kCr0Pg)) {
+    return absl::InvalidArgumentError("tcg: EFER.LMA set without CR0.PG");
+  }
+  s.seg[kEs] = sregs.es;
+  s.seg[kCs] = sregs.cs;
+  s.seg[kSs] = sregs.ss;
+  s.seg[kDs] = sregs.ds;
+  s.seg[kFs] = sregs.fs;
+  s.seg[kGs] = sregs.gs;
+  s.tr = sregs.tr;
+  s.ldt = sregs.ldt;
+  s.gdt = sregs.gdt;
+  s.idt = sregs.idt;
+  s.cr0 = sregs.cr0;
+  s.cr2 = sregs.cr2;
+  s.cr3 = sregs.cr3;
+  s.cr4 = sregs.cr4;
+  s.cr8 = sregs.cr8;
+  s.efer = sregs.efer;
+  s.apic_base = sregs.apic_base;
+  cpu_.UpdateMode();
+  cpu_.FlushTlb(true);
+  return absl::OkStatus();
+}
+
+absl::Status TcgVcpu::SetMsrs(absl::Span<const MsrEntry> msrs) {
+  for (const MsrEntry& m : msrs) {
+    if (!WriteMsr(cpu_, m.index, m.value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tcg: cannot write MSR 0x", absl::Hex(m.index),
+                       " value 0x", absl::Hex(m.value)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> TcgVcpu::GetMsr(uint32_t index) {
+  uint64_t v;
+  if (!ReadMsr(cpu_, index, &v)) {
+    return absl::NotFoundError(
+        absl::StrCat("tcg: unknown MSR 0x", absl::Hex(index)));
+  }
+  return v;
+}
+
+absl::Status TcgVcpu::ResetFpu() { return absl::OkStatus(); }
+
+}  // namespace skiff::tcg

@@ -1,0 +1,77 @@
+// TcgVcpu: the interpreter's VcpuBackend. Run() fetches, decodes (through a
+// per-vCPU DecodeCache) and executes guest instructions on the calling
+// thread until HLT, Kick(), a triple fault or an internal error.
+//
+//   SKIFF_ASSIGN_OR_RETURN(auto vm, tcg::TcgVm::Create(*memory, {}));
+//   SKIFF_ASSIGN_OR_RETURN(auto vcpu, vm->CreateVcpu(0));
+//   SKIFF_RETURN_IF_ERROR(vcpu->SetSregs(sregs));
+//   SKIFF_ASSIGN_OR_RETURN(VcpuExit exit, vcpu->Run(io));
+//
+// Thread-safety: everything except Kick() runs on the vCPU's thread.
+#ifndef SKIFF_TCG_TCG_VCPU_H_
+#define SKIFF_TCG_TCG_VCPU_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "base/guest_memory.h"
+#include "base/vcpu_backend.h"
+#include "tcg/cpu.h"
+#include "tcg/decode_cache.h"
+
+namespace skiff::tcg {
+
+class TcgVcpu : public VcpuBackend {
+ public:
+  // `code_epoch` (owned by the TcgVm) is bumped by TcgVm::InvalidateCode.
+  TcgVcpu(const GuestMemory& memory, int index,
+          const std::atomic<uint64_t>* code_epoch);
+
+  int index() const override { return index_; }
+  absl::StatusOr<VcpuExit> Run(VcpuIo& io) override;
+  void Kick() override { kick_.store(true, std::memory_order_release); }
+
+  absl::Status GetRegs(Regs& regs) override;
+  absl::Status SetRegs(const Regs& regs) override;
+  absl::Status GetSregs(Sregs& sregs) override;
+  absl::Status SetSregs(const Sregs& sregs) override;
+  absl::Status SetMsrs(absl::Span<const MsrEntry> msrs) override;
+  absl::StatusOr<uint64_t> GetMsr(uint32_t index) override;
+  // No x87/SSE state exists yet; succeeds without effect.
+  absl::Status ResetFpu() override;
+
+  // The interrupt controller hook (not owned; may be null). Polled between
+  // instructions when RFLAGS.IF=1 and no STI/MOV SS shadow is active.
+  void set_interrupt_source(InterruptSource* source) { cpu_.irq = source; }
+  absl::Status SetInterruptSource(InterruptSource* source) override {
+    cpu_.irq = source;
+    return absl::OkStatus();
+  }
+  // Makes Run() return kInterrupted after `n` more instructions (0: no
+  // limit). For fuzzing and deterministic runs.
+  void set_instruction_limit(uint64_t n) { insn_limit_ = n; }
+  uint64_t instructions_retired() const { return retired_; }
+  // Direct access for tests and the differential harness.
+  Cpu& cpu() { return cpu_; }
+
+ private:
+  // Executes one instruction. Returns false when Run() must return `*exit`.
+  bool Step(VcpuExit* exit);
+  bool Fetch(Insn* insn, const Insn** out);
+  VcpuExit InternalError(const char* message);
+
+  const int index_;
+  const std::atomic<uint64_t>* code_epoch_;
+  uint64_t seen_epoch_ = 0;
+  DecodeCache cache_;
+  Insn scratch_;  // decode target for instructions not served by the cache
+  Cpu cpu_;
+  std::atomic<bool> kick_{false};
+  uint64_t insn_limit_ = 0;
+  uint64_t retired_ = 0;
+};
+
+}  // namespace skiff::tcg
+
+#endif  // SKIFF_TCG_TCG_VCPU_H_
