@@ -1,0 +1,61 @@
+#include "vmm/boot/image_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/status_macros.h"
+#include "vmm/boot/errors.h"
+
+namespace skiff::boot {
+
+absl::StatusOr<OpenedImage> OpenImageFile(const std::string& what,
+                                          const std::string& path) {
+  int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (raw < 0) return Invalid(what, "cannot open: %s", std::strerror(errno));
+  OpenedImage image{UniqueFd(raw), 0};
+  struct stat st;
+  if (::fstat(image.fd.get(), &st) < 0) {
+    return Invalid(what, "fstat: %s", std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return Invalid(what, "not a regular file");
+  image.size = static_cast<uint64_t>(st.st_size);
+  return image;
+}
+
+absl::Status ReadImageInto(const std::string& what, const OpenedImage& image,
+                           absl::Span<uint8_t> out) {
+  uint64_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::pread(image.fd.get(), out.data() + done,
+                        std::min<uint64_t>(out.size() - done, 1u << 30),
+                        static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Invalid(what, "read: %s", std::strerror(errno));
+    if (n == 0) {
+      return Invalid(what, "file shrank while being read (%u of %u bytes)",
+                     done, out.size());
+    }
+    done += static_cast<uint64_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<uint8_t>> ReadImageFile(
+    const std::string& what, const std::string& path, uint64_t max_size,
+    const std::string& max_name) {
+  SKIFF_ASSIGN_OR_RETURN(OpenedImage image, OpenImageFile(what, path));
+  if (image.size > max_size) {
+    return Invalid(what, "%s file is larger than %s (%s)",
+                   HumanSize(image.size), max_name, HumanSize(max_size));
+  }
+  if (image.size == 0) return Invalid(what, "file is empty");
+  std::vector<uint8_t> bytes(image.size);
+  SKIFF_RETURN_IF_ERROR(ReadImageInto(what, image, absl::MakeSpan(bytes)));
+  return bytes;
+}
+
+}  // namespace skiff::boot
