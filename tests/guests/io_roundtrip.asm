@@ -21,12 +21,16 @@ _start:
   in al, 0x71
   test al, 0x80
   jz fail2
-  ; 3: a 4-byte MMIO read where no device lives reads all-ones.
-  mov eax, [0xd0000000]
+  ; 3: a 4-byte MMIO read where no device lives reads all-ones. (The
+  ; addresses go through a register: as a 32-bit displacement they would be
+  ; sign-extended to 0xffffffff_d0000000.)
+  mov rbx, 0xd0000000
+  mov eax, [rbx]
   cmp eax, 0xffffffff
   jne fail3
   ; 4: the boot timer takes a byte write of 123.
-  mov byte [0xc0000000], 123
+  mov rbx, 0xc0000000
+  mov byte [rbx], 123
   lea rsi, [rel s_ok]
   call puts
   RESET

@@ -1,0 +1,198 @@
+#include "vmm/machine.h"
+
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "absl/strings/str_format.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "devices/legacy/boot_timer.h"
+#include "devices/legacy/cmos_rtc.h"
+#include "devices/legacy/debug_exit.h"
+#include "devices/legacy/i8042.h"
+#include "devices/legacy/ignored_port.h"
+#include "devices/legacy/offset_view.h"
+#include "devices/legacy/serial_8250.h"
+#include "vmm/accel.h"
+#include "vmm/boot/loader.h"
+
+namespace skiff {
+namespace {
+
+constexpr char kDefaultCmdline[] =
+    "console=ttyS0 reboot=k panic=-1 pci=off nomodule";
+
+// Legacy ISA resources (the PC/AT layout every x86 OS expects).
+constexpr uint16_t kCom1Port = 0x3f8;
+constexpr uint32_t kCom1Gsi = 4;
+constexpr uint16_t kI8042Port = 0x60;
+constexpr uint32_t kKeyboardGsi = 1;
+constexpr uint16_t kCmosPort = 0x70;
+constexpr uint16_t kDebugExitPort = 0xf4;
+constexpr uint16_t kPostPort = 0x80;   // POST codes
+constexpr uint16_t kDelayPort = 0xed;  // I/O delay
+constexpr uint64_t kBootTimerAddr = 0xc000'0000;
+constexpr uint64_t kBootTimerSize = 0x1000;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(
+    const VmConfig& config, const Options& options) {
+  SKIFF_RETURN_IF_ERROR(config.Validate());
+  SKIFF_ASSIGN_OR_RETURN(EventFd stop_event, EventFd::Create());
+  std::unique_ptr<Machine> m(
+      new Machine(config, options, std::move(stop_event)));
+
+  GuestMemory::Options mem_options;
+  mem_options.memfd = config.memory_shared;
+  mem_options.hugetlbfs_dir = config.hugetlbfs_dir;
+  SKIFF_ASSIGN_OR_RETURN(
+      m->memory_,
+      GuestMemory::Create(GuestMemory::X86Layout(config.memory_bytes),
+                          mem_options));
+
+  SKIFF_ASSIGN_OR_RETURN(BackendChoice choice,
+                         CreateBackend(config, *m->memory_));
+  m->backend_ = std::move(choice.backend);
+  m->backend_reason_ = std::move(choice.reason);
+  SKIFF_LOG(kInfo, "accel=%s reason=\"%s\"", std::string(m->backend_->name()),
+            m->backend_reason_);
+
+  m->io_ = std::make_unique<BusIo>(m->pio_, m->mmio_);
+  SKIFF_RETURN_IF_ERROR(m->CreateDevices());
+  SKIFF_RETURN_IF_ERROR(m->LoadKernelAndCreateVcpus(choice.in_kernel_irqchip));
+  return m;
+}
+
+Machine::~Machine() { StopAll(); }
+
+absl::Status Machine::CreateDevices() {
+  SKIFF_ASSIGN_OR_RETURN(
+      console_,
+      Console::Create(config_.serial, options_.stdout_fd, options_.stdin_fd));
+
+  auto add_pio = [this](std::shared_ptr<devices::BusDevice> dev, uint64_t base,
+                        uint64_t len) -> absl::Status {
+    SKIFF_RETURN_IF_ERROR(pio_.Insert(dev, base, len));
+    devices_.push_back(std::move(dev));
+    return absl::OkStatus();
+  };
+  auto irq = [this](uint32_t gsi) -> absl::StatusOr<IrqLine*> {
+    SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<IrqLine> line,
+                           backend_->CreateIrqLine(gsi));
+    irq_lines_.push_back(std::move(line));
+    return irq_lines_.back().get();
+  };
+
+  SKIFF_ASSIGN_OR_RETURN(IrqLine * com1_irq, irq(kCom1Gsi));
+  serial_ = std::make_shared<devices::Serial8250>(com1_irq, console_->sink());
+  SKIFF_RETURN_IF_ERROR(
+      add_pio(serial_, kCom1Port, devices::Serial8250::kRegisterCount));
+
+  SKIFF_ASSIGN_OR_RETURN(IrqLine * kbd_irq, irq(kKeyboardGsi));
+  auto i8042 = std::make_shared<devices::I8042>(kbd_irq, *this);
+  // Two one-port views: a single 0x60-0x64 range would swallow port 0x61.
+  SKIFF_RETURN_IF_ERROR(
+      add_pio(devices::OffsetView::Make(i8042, devices::I8042::kDataOffset),
+              kI8042Port, 1));
+  SKIFF_RETURN_IF_ERROR(
+      add_pio(devices::OffsetView::Make(i8042, devices::I8042::kCommandOffset),
+              kI8042Port + 4, 1));
+
+  uint64_t below_4g = 0, above_4g = 0;
+  for (const GuestMemory::Region& r : memory_->regions()) {
+    (r.start.value() < kX86MmioGapEnd ? below_4g : above_4g) += r.size;
+  }
+  SKIFF_RETURN_IF_ERROR(add_pio(
+      std::make_shared<devices::CmosRtc>(below_4g, above_4g), kCmosPort, 2));
+  SKIFF_RETURN_IF_ERROR(
+      add_pio(std::make_shared<devices::DebugExit>(*this), kDebugExitPort, 4));
+  auto ignored = std::make_shared<devices::IgnoredPort>();
+  SKIFF_RETURN_IF_ERROR(add_pio(ignored, kPostPort, 1));
+  SKIFF_RETURN_IF_ERROR(add_pio(ignored, kDelayPort, 1));
+
+  auto boot_timer = std::make_shared<devices::BootTimer>(
+      options_.process_start, [](absl::Duration, absl::Duration) {});
+  SKIFF_RETURN_IF_ERROR(
+      mmio_.Insert(boot_timer, kBootTimerAddr, kBootTimerSize));
+  devices_.push_back(std::move(boot_timer));
+  return absl::OkStatus();
+}
+
+absl::Status Machine::LoadKernelAndCreateVcpus(bool in_kernel_irqchip) {
+  boot::LoadOptions load;
+  load.kernel_path = config_.kernel_path;
+  load.initrd_path = config_.initrd_path;
+  load.cmdline = config_.cmdline_set ? config_.cmdline : kDefaultCmdline;
+  SKIFF_ASSIGN_OR_RETURN(boot::BootSetup boot,
+                         boot::LoadKernel(*memory_, load));
+  boot_protocol_ = boot.protocol;
+  SKIFF_LOG(kInfo, "kernel=%s protocol=%s entry=0x%x", config_.kernel_path,
+            boot.protocol, boot.entry);
+
+  for (int i = 0; i < config_.vcpus; ++i) {
+    SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<VcpuBackend> vcpu,
+                           backend_->CreateVcpu(i));
+    VcpuThread::Options vopts;
+    if (!config_.affinity.empty()) vopts.affinity = config_.affinity[i];
+    if (i == 0) {
+      SKIFF_RETURN_IF_ERROR(vcpu->ResetFpu());
+      SKIFF_RETURN_IF_ERROR(vcpu->SetSregs(boot.sregs));
+      SKIFF_RETURN_IF_ERROR(vcpu->SetRegs(boot.regs));
+    } else {
+      // Application processors wait for INIT/SIPI; KVM's in-kernel LAPIC
+      // models that wait itself.
+      vopts.start_halted = !in_kernel_irqchip;
+    }
+    vcpus_.push_back(
+        std::make_unique<VcpuThread>(std::move(vcpu), *io_, *this, vopts));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Machine::Start() {
+  for (auto& v : vcpus_) SKIFF_RETURN_IF_ERROR(v->Start());
+  return console_->StartInput(*serial_, *this);
+}
+
+void Machine::RequestStop(devices::StopReason reason, int exit_status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stop_requested_) return;
+    stop_requested_ = true;
+    stop_reason_ = reason;
+    exit_status_ = exit_status;
+  }
+  SKIFF_LOG(kInfo, "stopping reason=%s status=%d",
+            std::string(devices::StopReasonName(reason)), exit_status);
+  for (auto& v : vcpus_) v->Stop();
+  stop_event_.Signal();
+}
+
+int Machine::WaitForStop(int signal_fd) {
+  for (;;) {
+    pollfd fds[2] = {{stop_event_.fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
+    int n = ::poll(fds, signal_fd >= 0 ? 2 : 1, -1);
+    if (n < 0) continue;
+    if (fds[0].revents != 0) break;
+    if (signal_fd >= 0 && fds[1].revents != 0) {
+      signalfd_siginfo info;
+      if (::read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+        SKIFF_LOG(kInfo, "received signal %d, stopping the VM", info.ssi_signo);
+        RequestStop(devices::StopReason::kSignal, 0);
+      }
+    }
+  }
+  StopAll();
+  absl::MutexLock lock(&mu_);
+  return exit_status_;
+}
+
+void Machine::StopAll() {
+  for (auto& v : vcpus_) v->Stop();
+  for (auto& v : vcpus_) v->Join();
+  if (console_ != nullptr) console_->Stop();
+}
+
+}  // namespace skiff
