@@ -27,6 +27,7 @@
 #include "base/vcpu_backend.h"
 #include "base/x86_state.h"
 #include "tcg/flags.h"
+#include "tcg/fpu_state.h"
 
 namespace skiff::tcg {
 
@@ -136,6 +137,9 @@ struct CpuState {
   bool long_mode = false;       // EFER.LMA
   bool paging = false;          // CR0.PG
   bool protected_mode = false;  // CR0.PE
+
+  // x87/MMX/SSE state (tcg/fpu_state.h); last, away from the hot fields.
+  FpuState fpu;
 };
 
 // The interrupt controller hook is skiff::InterruptSource
@@ -184,6 +188,18 @@ class Cpu {
   bool shadow_next = false;
   bool shadow = false;
   const char* internal_msg = nullptr;
+  // Block execution (block_cache.h): the host bytes of the running block
+  // and the address of the end of its instruction array. A write by this
+  // vCPU into those bytes (self-modifying code), or any MMIO access (a
+  // device may write guest RAM), calls ExitBlock(): the run loop leaves the
+  // block after the current instruction and re-validates.
+  const uint8_t* code_lo = nullptr;
+  const uint8_t* code_hi = nullptr;
+  uintptr_t block_end = 0;
+  void ExitBlock() { block_end = 0; }
+  void NoteCodeWrite(const uint8_t* p, int size) {
+    if (p < code_hi && p + size > code_lo) ExitBlock();
+  }
   VcpuIo* io = nullptr;
   InterruptSource* irq = nullptr;
   const std::atomic<bool>* kick = nullptr;
@@ -312,7 +328,9 @@ class Cpu {
     TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
     if (e.tag == (lin & ~0xfffull) && (e.allow & AllowBit(kAccWrite, user)) &&
         e.host != nullptr && (lin & 0xfff) + size <= 4096) {
-      std::memcpy(e.host + (lin & 0xfff), &v, size);
+      uint8_t* p = e.host + (lin & 0xfff);
+      NoteCodeWrite(p, size);
+      std::memcpy(p, &v, size);
       return true;
     }
     return WriteLinSlow(lin, size, v, user);
@@ -410,6 +428,13 @@ class Cpu {
     }
     *host = fetch_host_ + off;
     *phys = fetch_phys_ + off;
+    return true;
+  }
+  // As FastFetch, for any offset in the page (blocks never cross a page).
+  bool FetchHost(uint64_t lin, const uint8_t** host, uint64_t* phys) const {
+    if ((lin & ~0xfffull) + (s.cpl == 3 ? 1 : 0) != fetch_tag_) return false;
+    *host = fetch_host_ + (lin & 0xfff);
+    *phys = fetch_phys_ + (lin & 0xfff);
     return true;
   }
   void SetFetchPage(uint64_t lin, uint8_t* host, uint64_t phys) {

@@ -16,9 +16,13 @@ uint32_t Str4(const char* s) {
 }
 
 // CPUID.1:EDX (Intel SDM vol. 2, table 3-11).
-constexpr uint32_t kEdxPse = 1u << 3, kEdxTsc = 1u << 4, kEdxMsr = 1u << 5,
-                   kEdxPae = 1u << 6, kEdxCx8 = 1u << 8, kEdxPge = 1u << 13,
-                   kEdxCmov = 1u << 15, kEdxPat = 1u << 16;
+constexpr uint32_t kEdxFpu = 1u << 0, kEdxPse = 1u << 3, kEdxTsc = 1u << 4,
+                   kEdxMsr = 1u << 5, kEdxPae = 1u << 6, kEdxCx8 = 1u << 8,
+                   kEdxPge = 1u << 13, kEdxCmov = 1u << 15, kEdxPat = 1u << 16;
+// x87, MMX, FXSAVE/FXRSTOR, SSE, SSE2: ops_x87.cc, ops_sse*.cc. No SSE3+,
+// no XSAVE/AVX (not implemented, so not advertised).
+constexpr uint32_t kEdxMmx = 1u << 23, kEdxFxsr = 1u << 24, kEdxSse = 1u << 25,
+                   kEdxSse2 = 1u << 26;
 // CPUID.1:ECX.
 constexpr uint32_t kEcxCx16 = 1u << 13, kEcxPopcnt = 1u << 23;
 // CPUID.80000001h.
@@ -46,8 +50,9 @@ CpuidResult Cpuid(const Cpu& c, uint32_t leaf, uint32_t subleaf) {
       r.ebx = (static_cast<uint32_t>(c.s.vcpu_index) << 24) | (1u << 16) |
               (8u << 8);
       r.ecx = kEcxCx16 | kEcxPopcnt;
-      r.edx = kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 | kEdxPge |
-              kEdxCmov | kEdxPat;
+      r.edx = kEdxFpu | kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 |
+              kEdxPge | kEdxCmov | kEdxPat | kEdxMmx | kEdxFxsr | kEdxSse |
+              kEdxSse2;
       break;
     case 0x80000000:
       r.eax = 0x80000008;

@@ -1,9 +1,9 @@
 // The opcode maps (Intel SDM vol. 2, appendix A). Empty entries raise #UD.
-// x87 (D8-DF), SSE (0F 10-17, 0F 28-7F, ...), 0F38 and 0F3A are left empty
-// for the FPU/SSE work: add entries here pointing at handlers declared in
-// ops.h (or a new ops_sse.h) and they are decoded like the rest.
+// x87 (D8-DF) and MMX/SSE/SSE2 (0F 10-17, 28-2F, 50-7F, C2-C6, D1-FE) point
+// at handlers declared in ops_simd.h; 0F38 and 0F3A (SSSE3+) are empty.
 #include "tcg/decoder.h"
 #include "tcg/ops.h"
+#include "tcg/ops_simd.h"
 
 namespace skiff::tcg {
 namespace {
@@ -129,6 +129,8 @@ constexpr OpTable BuildOneByte() {
   set(0xf7, OpGrp3, M | kOpGroup3 | L);
   for (int op = 0xf8; op <= 0xfd; ++op) set(op, OpFlagOp, 0);
   set(0xfe, OpGrp4, M | B | L);
+  for (int op = 0xd8; op <= 0xdf; ++op) set(op, OpX87, M);  // ops_x87.cc
+  set(0x9b, OpFwait, 0);
   set(0xff, OpGrp5, M | kOpGroup5 | L);
   return t;
 }
@@ -168,7 +170,7 @@ constexpr OpTable BuildTwoByte() {
   set(0xab, OpBt, M | L);
   set(0xac, OpShrd, M | kOpImm8);
   set(0xad, OpShrd, M);
-  set(0xae, OpGrp15, M);
+  set(0xae, OpGrp15Simd, M);  // FXSAVE..STMXCSR, else OpGrp15
   set(0xaf, OpImul2, M);
   set(0xb0, OpCmpxchg, M | B | L);
   set(0xb1, OpCmpxchg, M | L);
@@ -186,6 +188,47 @@ constexpr OpTable BuildTwoByte() {
   set(0xc1, OpXadd, M | L);
   set(0xc7, OpGrp9, M | L);
   for (int r = 0; r < 8; ++r) set(0xc8 + r, OpBswap, 0);
+  // SSE/SSE2 and MMX (ops_sse*.cc); the handlers pick the form by the
+  // mandatory prefix (none, 66, F3, F2).
+  constexpr uint16_t I = kOpImm8;
+  set(0x10, OpSseMovLoad, M);
+  set(0x11, OpSseMovStore, M);
+  for (int op : {0x12, 0x13, 0x16, 0x17}) set(op, OpSseMovLowHigh, M);
+  set(0x14, OpSseUnpck, M);
+  set(0x15, OpSseUnpck, M);
+  set(0x28, OpSseMovLoad, M);
+  set(0x29, OpSseMovStore, M);
+  set(0x2a, OpSseCvtSi2F, M);
+  set(0x2b, OpSseMovStore, M);
+  set(0x2c, OpSseCvtF2Si, M);
+  set(0x2d, OpSseCvtF2Si, M);
+  set(0x2e, OpSseComi, M);
+  set(0x2f, OpSseComi, M);
+  set(0x50, OpSseMovmsk, M);
+  for (int op = 0x51; op <= 0x5f; ++op) set(op, OpSseArith, M);
+  for (int op = 0x54; op <= 0x57; ++op) set(op, OpSseLogic, M);
+  set(0x5a, OpSseCvtF2F, M);
+  set(0x5b, OpSseCvtDq, M);
+  for (int op = 0x60; op <= 0x6d; ++op) set(op, OpPackedInt, M);
+  set(0x6e, OpSseMovd, M);
+  set(0x6f, OpSseMovLoad, M);
+  set(0x70, OpPshuf, M | I);
+  for (int op = 0x71; op <= 0x73; ++op) set(op, OpPshiftImm, M | I);
+  for (int op = 0x74; op <= 0x76; ++op) set(op, OpPackedInt, M);
+  set(0x77, OpEmms, 0);
+  set(0x7e, OpSseMovd, M);
+  set(0x7f, OpSseMovStore, M);
+  set(0xc2, OpSseCmp, M | I);
+  set(0xc3, OpMovnti, M);
+  set(0xc4, OpPinsrw, M | I);
+  set(0xc5, OpPextrw, M | I);
+  set(0xc6, OpSseShuf, M | I);
+  for (int op = 0xd1; op <= 0xfe; ++op) set(op, OpPackedInt, M);
+  set(0xd6, OpSseMovd, M);
+  set(0xd7, OpPmovmskb, M);
+  set(0xe6, OpSseCvtDq, M);
+  set(0xe7, OpSseMovStore, M);
+  set(0xf7, OpMaskmov, M);
   return t;
 }
 

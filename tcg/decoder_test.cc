@@ -65,7 +65,7 @@ TEST(Decoder, SixteenBitAddressing) {
 
 TEST(Decoder, UnknownAndInvalidOpcodesDecodeToUd) {
   EXPECT_EQ(DecodeOk({0x0f, 0x0b}).fn, &OpUd);  // UD2
-  EXPECT_EQ(DecodeOk({0xd9, 0xe8}).fn, &OpUd);  // FLD1 (x87)
+  EXPECT_EQ(DecodeOk({0x0f, 0xff}).fn, &OpUd);  // UD0
   EXPECT_EQ(DecodeOk({0x0f, 0x38, 0x00, 0xc0}).fn, &OpUd);
   EXPECT_EQ(DecodeOk({0x06}).fn, &OpUd);              // PUSH ES in 64-bit
   EXPECT_EQ(DecodeOk({0xf0, 0x89, 0xc0}).fn, &OpUd);  // LOCK on a register

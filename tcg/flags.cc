@@ -21,6 +21,8 @@ bool CarryOf(const LazyFlags& lf, uint64_t m) {
     case kCcInc:
     case kCcDec:
       return lf.aux != 0;
+    case kCcShift:
+      return lf.aux & 1;
     default:
       return false;
   }
@@ -56,6 +58,9 @@ uint64_t ComputeArithFlags(const LazyFlags& lf) {
     case kCcDec:
       if (r == sign - 1) f |= kFlagOf;
       if ((r & 0xf) == 0xf) f |= kFlagAf;
+      break;
+    case kCcShift:
+      if (lf.aux & 2) f |= kFlagOf;
       break;
     default:
       break;

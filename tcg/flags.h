@@ -40,6 +40,7 @@ enum CcOp : uint8_t {
   kCcLogic,     // AND OR XOR TEST: CF = OF = AF = 0
   kCcInc,       // res = a + 1, aux = preserved CF
   kCcDec,       // res = a - 1, aux = preserved CF
+  kCcShift,     // SHL/SHR/SAR by a non-zero count: aux = CF | OF << 1, AF = 0
 };
 
 struct LazyFlags {

@@ -39,6 +39,7 @@ bool Cpu::ReadPhys(uint64_t pa, int size, uint64_t* out) {
   if (!span.empty()) {
     std::memcpy(&v, span.data(), size);
   } else if (io != nullptr) {
+    ExitBlock();  // the device may write guest RAM
     io->MmioRead(pa, absl::MakeSpan(reinterpret_cast<uint8_t*>(&v), size));
   } else {
     v = ~0ull;
@@ -50,8 +51,10 @@ bool Cpu::ReadPhys(uint64_t pa, int size, uint64_t* out) {
 bool Cpu::WritePhys(uint64_t pa, int size, uint64_t v) {
   absl::Span<uint8_t> span = memory_.TrySlice(GuestAddr(pa), size);
   if (!span.empty()) {
+    NoteCodeWrite(span.data(), size);
     std::memcpy(span.data(), &v, size);
   } else if (io != nullptr) {
+    ExitBlock();  // the device may write guest RAM
     io->MmioWrite(pa,
                   absl::MakeConstSpan(reinterpret_cast<uint8_t*>(&v), size));
   }
@@ -150,6 +153,7 @@ bool Cpu::Walk(uint64_t lin, AccessKind kind, bool user, uint64_t* phys,
           if (kind == kAccExec && nx) ok = false;
         }
         if (ok) {
+          NoteCodeWrite(span.data(), entry_size);
           if (entry_size == 8) {
             __atomic_fetch_or(reinterpret_cast<uint64_t*>(span.data()), set,
                               __ATOMIC_SEQ_CST);
@@ -256,6 +260,7 @@ bool Cpu::WriteLinSlow(uint64_t lin, int size, uint64_t v, bool user) {
   if (off + size <= 4096) {
     if (!Translate(lin, kAccWrite, user, &e)) return false;
     if (e->host != nullptr) {
+      NoteCodeWrite(e->host + off, size);
       std::memcpy(e->host + off, &v, size);
       return true;
     }
@@ -285,7 +290,10 @@ bool Cpu::HostPtrForRmw(int seg, uint64_t off, int size, uint8_t** host) {
     return Translate(lin + size - 1, kAccWrite, user, &e);
   }
   if (!Translate(lin, kAccWrite, user, &e)) return false;
-  if (e->host != nullptr) *host = e->host + (lin & 0xfff);
+  if (e->host != nullptr) {
+    *host = e->host + (lin & 0xfff);
+    NoteCodeWrite(*host, size);
+  }
   return true;
 }
 

@@ -136,9 +136,14 @@ inline bool TcgVcpu::Step(VcpuExit* exit) {
   ++retired_;
   c.shadow = c.shadow_next;
   c.shadow_next = false;
+  return Finish(st, exit);
+}
+
+inline bool TcgVcpu::Finish(ExecStatus st, VcpuExit* exit) {
+  Cpu& c = cpu_;
   switch (st) {
     case ExecStatus::kNext:
-      s.rip = c.next_rip;
+      c.s.rip = c.next_rip;
       return true;
     case ExecStatus::kFault:
       if (!DeliverFault(c)) {
@@ -147,7 +152,7 @@ inline bool TcgVcpu::Step(VcpuExit* exit) {
       }
       return true;
     case ExecStatus::kHalt:
-      s.rip = c.next_rip;
+      c.s.rip = c.next_rip;
       exit->kind = VcpuExit::Kind::kHalt;
       return false;
     case ExecStatus::kInternal:
@@ -157,6 +162,90 @@ inline bool TcgVcpu::Step(VcpuExit* exit) {
   return true;
 }
 
+namespace {
+
+// Runs the instructions of one block from `*in` until one does not return
+// kNext, the block (or the instruction limit) ends, or c.ExitBlock() was
+// called. Per instruction: an indirect call and two checks. In 64-bit mode
+// only the last instruction of a block can change RIP (EndsBlock); in
+// 16/32-bit mode IP can also wrap around within the block, which ends it.
+template <bool k64>
+inline ExecStatus ExecBlock(Cpu& c, const Insn*& in, uint64_t& rip,
+                            uint64_t ip_mask) {
+  CpuState& s = c.s;
+  for (;;) {
+    s.rip = rip;
+    const uint64_t fall = rip + in->len;
+    c.next_rip = k64 ? fall : (fall & ip_mask);
+    const ExecStatus st = in->fn(c, *in);
+    ++in;
+    if (st != ExecStatus::kNext) return st;
+    rip = c.next_rip;
+    if (reinterpret_cast<uintptr_t>(in) >= c.block_end) return st;
+    if (!k64 && rip != fall) return st;
+  }
+}
+
+}  // namespace
+
+// The hot loop: block after block while nothing needs the run loop (kick,
+// instruction limit, a pending interrupt with IF=1, an interrupt shadow).
+// Per block: a fetch-page check and a lookup with one byte compare against
+// guest RAM.
+int TcgVcpu::RunBlocks(uint64_t limit, VcpuExit* exit) {
+  Cpu& c = cpu_;
+  CpuState& s = c.s;
+  const Block* b = nullptr;
+  const uint8_t* host = nullptr;
+  for (;;) {
+    if (b == nullptr || !BlockCache::Valid(*b, host)) {
+      uint64_t phys;
+      if (!c.FetchHost(c.Linear(kCs, s.rip), &host, &phys)) return 0;
+      b = blocks_.Lookup(phys, s.code_bits, host);
+      if (b == nullptr) {
+        b = blocks_.Build(phys, s.code_bits, host,
+                          static_cast<int>(4096 - (phys & 0xfff)));
+        if (b == nullptr) return 0;
+      }
+    }
+    const uint64_t start = s.rip;
+    const Insn* in = b->insns;
+    const Insn* end = in + b->ninsn;
+    if (limit != 0 && limit - retired_ < b->ninsn) {
+      end = in + (limit - retired_);  // exact instruction limit
+    }
+    c.code_lo = host;
+    c.code_hi = host + b->nbytes;
+    c.block_end = reinterpret_cast<uintptr_t>(end);
+    uint64_t rip = s.rip;
+    const ExecStatus st =
+        s.code_bits == 64
+            ? ExecBlock<true>(c, in, rip, ~0ull)
+            : ExecBlock<false>(c, in, rip,
+                               s.code_bits == 32 ? 0xffffffffull : 0xffffull);
+    const bool ended_early = in < b->insns + b->ninsn;
+    retired_ += static_cast<uint64_t>(in - b->insns);
+    c.code_hi = nullptr;
+    // Only the last instruction of a block can set an interrupt shadow
+    // (EndsBlock), and blocks start only without one.
+    c.shadow = c.shadow_next;
+    c.shadow_next = false;
+    if (st != ExecStatus::kNext) return Finish(st, exit) ? 1 : -1;
+    s.rip = rip;
+    if (c.shadow || kick_.load(std::memory_order_relaxed) ||
+        (limit != 0 && retired_ >= limit) ||
+        (c.irq != nullptr && (s.rflags & kRflagsIf) &&
+         c.irq->HasPendingInterrupt())) {
+      return 1;
+    }
+    // A loop that is one block: re-enter it without the lookup. Only a
+    // relative branch ran last (the block's last instruction, or a taken
+    // Jcc that left it early: nothing else can leave mid-block with RIP at
+    // the block's start), so the translation and mode are unchanged.
+    if (!((b->branch_end || ended_early) && rip == start)) b = nullptr;
+  }
+}
+
 absl::StatusOr<VcpuExit> TcgVcpu::Run(VcpuIo& io) {
   Cpu& c = cpu_;
   c.io = &io;
@@ -164,6 +253,7 @@ absl::StatusOr<VcpuExit> TcgVcpu::Run(VcpuIo& io) {
     const uint64_t epoch = code_epoch_->load(std::memory_order_acquire);
     if (epoch != seen_epoch_) {
       cache_.Clear();
+      blocks_.Clear();
       seen_epoch_ = epoch;
     }
   }
@@ -179,7 +269,8 @@ absl::StatusOr<VcpuExit> TcgVcpu::Run(VcpuIo& io) {
       exit.kind = VcpuExit::Kind::kInterrupted;
       break;
     }
-    if (c.irq != nullptr && !c.shadow && (c.Rflags() & kRflagsIf) &&
+    // IF is never lazy: read it without materialising the flags.
+    if (c.irq != nullptr && !c.shadow && (c.s.rflags & kRflagsIf) &&
         c.irq->HasPendingInterrupt()) {
       const int vector = c.irq->AcknowledgeInterrupt();
       if (vector >= 0 &&
@@ -189,6 +280,14 @@ absl::StatusOr<VcpuExit> TcgVcpu::Run(VcpuIo& io) {
         exit.kind = VcpuExit::Kind::kShutdown;
         break;
       }
+    }
+    if (!c.shadow && blocks_enabled_) {
+      // A block runs without interrupt checks, so not in a shadow: the
+      // instruction after STI / MOV SS runs alone, then interrupts are
+      // polled again.
+      const int r = RunBlocks(limit, &exit);
+      if (r > 0) continue;
+      if (r < 0) break;
     }
     if (!Step(&exit)) break;
   }
@@ -281,6 +380,9 @@ absl::StatusOr<uint64_t> TcgVcpu::GetMsr(uint32_t index) {
   return v;
 }
 
-absl::Status TcgVcpu::ResetFpu() { return absl::OkStatus(); }
+absl::Status TcgVcpu::ResetFpu() {
+  ResetFpuState(&cpu_.s.fpu);  // FCW 0x37f, MXCSR 0x1f80, tags empty
+  return absl::OkStatus();
+}
 
 }  // namespace skiff::tcg

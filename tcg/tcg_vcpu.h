@@ -17,6 +17,7 @@
 
 #include "base/guest_memory.h"
 #include "base/vcpu_backend.h"
+#include "tcg/block_cache.h"
 #include "tcg/cpu.h"
 #include "tcg/decode_cache.h"
 
@@ -38,7 +39,7 @@ class TcgVcpu : public VcpuBackend {
   absl::Status SetSregs(const Sregs& sregs) override;
   absl::Status SetMsrs(absl::Span<const MsrEntry> msrs) override;
   absl::StatusOr<uint64_t> GetMsr(uint32_t index) override;
-  // No x87/SSE state exists yet; succeeds without effect.
+  // Resets x87/MMX/SSE state to power-on values (tcg/fpu_state.h).
   absl::Status ResetFpu() override;
 
   // The interrupt controller hook (not owned; may be null). Polled between
@@ -52,12 +53,24 @@ class TcgVcpu : public VcpuBackend {
   // limit). For fuzzing and deterministic runs.
   void set_instruction_limit(uint64_t n) { insn_limit_ = n; }
   uint64_t instructions_retired() const { return retired_; }
+  // With false, every instruction runs through the one-at-a-time path with
+  // the generic handlers (for tests comparing the two; default true).
+  void set_block_cache_enabled(bool on) { blocks_enabled_ = on; }
   // Direct access for tests and the differential harness.
   Cpu& cpu() { return cpu_; }
 
  private:
   // Executes one instruction. Returns false when Run() must return `*exit`.
   bool Step(VcpuExit* exit);
+  // Executes cached basic blocks from RIP (building them on a miss), at
+  // most up to instruction `limit` (0: none), until the run loop must poll
+  // something. Returns 1 to go on, -1 when Run() must return `*exit`, 0 when
+  // there is no block (RIP's page is not the current fetch page, or its
+  // first instruction crosses the page): then Step() runs one instruction.
+  int RunBlocks(uint64_t limit, VcpuExit* exit);
+  // Finishes an instruction that returned `st` (fault delivery, HLT...).
+  // Returns false when Run() must return `*exit`.
+  bool Finish(ExecStatus st, VcpuExit* exit);
   bool Fetch(Insn* insn, const Insn** out);
   VcpuExit InternalError(const char* message);
 
@@ -65,11 +78,13 @@ class TcgVcpu : public VcpuBackend {
   const std::atomic<uint64_t>* code_epoch_;
   uint64_t seen_epoch_ = 0;
   DecodeCache cache_;
+  BlockCache blocks_;
   Insn scratch_;  // decode target for instructions not served by the cache
   Cpu cpu_;
   std::atomic<bool> kick_{false};
   uint64_t insn_limit_ = 0;
   uint64_t retired_ = 0;
+  bool blocks_enabled_ = true;
 };
 
 }  // namespace skiff::tcg

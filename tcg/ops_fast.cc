@@ -1,0 +1,654 @@
+// Specialised handlers for hot instruction forms (see ops_fast.h). Each one
+// is a template instance fixed on operand size, ALU operation, condition
+// code or addressing form, so it runs without the switches the generic
+// handlers in ops_*.cc need. Effects, lazy-flag state and faults match the
+// generic handlers exactly.
+#include "tcg/ops_fast.h"
+
+#include "tcg/flags.h"
+#include "tcg/ops.h"
+#include "tcg/ops_util.h"
+
+namespace skiff::tcg {
+namespace {
+
+template <int kSize>
+constexpr uint64_t kMask = kSize == 8 ? ~0ull : 0xffffffffull;
+
+template <int kSize>
+inline void SetGpr(Cpu& c, int r, uint64_t v) {
+  c.s.gpr[r] = v & kMask<kSize>;
+}
+
+// ---- ALU ------------------------------------------------------------------
+
+// kOp is the ModRM.reg ALU encoding (0 ADD 1 OR 4 AND 5 SUB 6 XOR 7 CMP);
+// ADC/SBB stay generic. Same lazy state as Alu() in ops_arith.cc.
+template <int kOp, int kSize>
+inline uint64_t AluOp(Cpu& c, uint64_t a, uint64_t b) {
+  constexpr uint64_t m = kMask<kSize>;
+  a &= m;
+  b &= m;
+  uint64_t r;
+  CcOp cc;
+  if constexpr (kOp == 0) {
+    r = (a + b) & m;
+    cc = kCcAdd;
+  } else if constexpr (kOp == 1) {
+    r = a | b;
+    cc = kCcLogic;
+  } else if constexpr (kOp == 4) {
+    r = a & b;
+    cc = kCcLogic;
+  } else if constexpr (kOp == 6) {
+    r = a ^ b;
+    cc = kCcLogic;
+  } else {
+    r = (a - b) & m;
+    cc = kCcSub;
+  }
+  c.s.lazy = LazyFlags{r, a, b, 0, cc, static_cast<uint8_t>(kSize)};
+  return r;
+}
+
+// rm(register) op= reg (00-3D odd forms with mod == 3).
+template <int kOp, int kSize>
+ExecStatus AluRmRReg(Cpu& c, const Insn& i) {
+  const uint64_t r = AluOp<kOp, kSize>(c, c.s.gpr[i.rm], c.s.gpr[i.reg]);
+  if constexpr (kOp != 7) SetGpr<kSize>(c, i.rm, r);
+  return ExecStatus::kNext;
+}
+
+// reg op= rm(register).
+template <int kOp, int kSize>
+ExecStatus AluRRmReg(Cpu& c, const Insn& i) {
+  const uint64_t r = AluOp<kOp, kSize>(c, c.s.gpr[i.reg], c.s.gpr[i.rm]);
+  if constexpr (kOp != 7) SetGpr<kSize>(c, i.reg, r);
+  return ExecStatus::kNext;
+}
+
+// rm(register) op= imm (80-83 with mod == 3).
+template <int kOp, int kSize>
+ExecStatus AluRmImmReg(Cpu& c, const Insn& i) {
+  const uint64_t r = AluOp<kOp, kSize>(c, c.s.gpr[i.rm], i.imm);
+  if constexpr (kOp != 7) SetGpr<kSize>(c, i.rm, r);
+  return ExecStatus::kNext;
+}
+
+template <int kOp, int kSize>
+ExecStatus AluAccImm(Cpu& c, const Insn& i) {
+  const uint64_t r = AluOp<kOp, kSize>(c, c.s.gpr[kRax], i.imm);
+  if constexpr (kOp != 7) SetGpr<kSize>(c, kRax, r);
+  return ExecStatus::kNext;
+}
+
+template <int kSize>
+ExecStatus TestRR(Cpu& c, const Insn& i) {
+  AluOp<4, kSize>(c, c.s.gpr[i.rm], c.s.gpr[i.reg]);
+  return ExecStatus::kNext;
+}
+
+template <int kSize>
+ExecStatus TestAccImm(Cpu& c, const Insn& i) {
+  AluOp<4, kSize>(c, c.s.gpr[kRax], i.imm);
+  return ExecStatus::kNext;
+}
+
+// CF as Cpu::Cf() computes it for the common lazy states; -1 for the
+// others (the caller then tail-calls the generic handler, which keeps the
+// fast path free of calls and register saves).
+inline int FastCf(const Cpu& c) {
+  switch (c.s.lazy.op) {
+    case kCcNone:
+      return (c.s.rflags & kFlagCf) ? 1 : 0;
+    case kCcLogic:
+      return 0;
+    case kCcInc:
+    case kCcDec:
+      return c.s.lazy.aux != 0;
+    case kCcShift:
+      return static_cast<int>(c.s.lazy.aux & 1);
+    case kCcAdd:  // operands and result are stored masked to the size
+      return c.s.lazy.res < c.s.lazy.a;
+    case kCcSub:
+      return c.s.lazy.a < c.s.lazy.b;
+    default:
+      return -1;
+  }
+}
+
+// INC/DEC of a register; kReg false takes the register from the opcode
+// (40-4F outside 64-bit mode), true from ModRM.rm (FF /0 /1).
+template <bool kDec, int kSize, bool kModrm>
+ExecStatus IncDecReg(Cpu& c, const Insn& i) {
+  const int reg = kModrm ? i.rm : (i.op & 7);
+  const int cf_or_slow = FastCf(c);
+  if (cf_or_slow < 0) return kModrm ? OpGrp5(c, i) : OpIncDecReg(c, i);
+  const uint64_t cf = static_cast<uint64_t>(cf_or_slow);
+  const uint64_t a = c.s.gpr[reg] & kMask<kSize>;
+  const uint64_t r = (kDec ? a - 1 : a + 1) & kMask<kSize>;
+  c.s.lazy = LazyFlags{
+      r, a, 1, cf, kDec ? kCcDec : kCcInc, static_cast<uint8_t>(kSize)};
+  SetGpr<kSize>(c, reg, r);
+  return ExecStatus::kNext;
+}
+
+// ---- Shifts by a constant count ---------------------------------------------
+
+// The flags Shift() in ops_shift.cc sets eagerly (CF, OF, SF ZF PF from
+// the result, AF cleared), recorded lazily.
+inline void SetShiftFlags(Cpu& c, uint64_t r, int size, uint64_t a, bool cf,
+                          bool of) {
+  c.s.lazy = LazyFlags{r,        a,
+                       0,        (cf ? 1u : 0u) | (of ? 2u : 0u),
+                       kCcShift, static_cast<uint8_t>(size)};
+}
+
+// kOp: 4 SHL/SAL, 5 SHR, 7 SAR; the count (1..bits-1) is in i.imm.
+template <int kOp, int kSize>
+ExecStatus ShiftRegImm(Cpu& c, const Insn& i) {
+  constexpr int kBits = kSize * 8;
+  const unsigned cnt = static_cast<unsigned>(i.imm);
+  const uint64_t a = c.s.gpr[i.rm] & kMask<kSize>;
+  uint64_t r;
+  bool cf, of;
+  if constexpr (kOp == 4) {
+    r = (a << cnt) & kMask<kSize>;
+    cf = (a >> (kBits - cnt)) & 1;
+    of = ((r >> (kBits - 1)) & 1) ^ cf;
+  } else if constexpr (kOp == 5) {
+    r = a >> cnt;
+    cf = (a >> (cnt - 1)) & 1;
+    of = (a >> (kBits - 1)) & 1;
+  } else {
+    const int64_t sa = static_cast<int64_t>(SignExtend(a, kSize));
+    r = static_cast<uint64_t>(sa >> cnt) & kMask<kSize>;
+    cf = (sa >> (cnt - 1)) & 1;
+    of = false;
+  }
+  SetShiftFlags(c, r, kSize, a, cf, of);
+  SetGpr<kSize>(c, i.rm, r);
+  return ExecStatus::kNext;
+}
+
+// ---- Moves ------------------------------------------------------------------
+
+template <int kSize>
+ExecStatus MovRmRReg(Cpu& c, const Insn& i) {
+  SetGpr<kSize>(c, i.rm, c.s.gpr[i.reg]);
+  return ExecStatus::kNext;
+}
+
+template <int kSize>
+ExecStatus MovRRmReg(Cpu& c, const Insn& i) {
+  SetGpr<kSize>(c, i.reg, c.s.gpr[i.rm]);
+  return ExecStatus::kNext;
+}
+
+template <int kSize>
+ExecStatus MovRegImm(Cpu& c, const Insn& i) {
+  SetGpr<kSize>(c, i.reg, i.imm);
+  return ExecStatus::kNext;
+}
+
+template <int kSize>
+ExecStatus MovRmImmReg(Cpu& c, const Insn& i) {
+  SetGpr<kSize>(c, i.rm, i.imm);
+  return ExecStatus::kNext;
+}
+
+// ---- 64-bit memory operands
+// --------------------------------------------------- Only for 64-bit code,
+// 64-bit addressing and segments without a base (not FS/GS): the linear address
+// is the effective address.
+
+enum EaForm { kEaBase, kEaRip, kEaGeneric };
+
+template <int kEa>
+inline uint64_t Ea64(const Cpu& c, const Insn& i) {
+  if constexpr (kEa == kEaBase) {
+    return c.s.gpr[i.base] + static_cast<uint64_t>(i.disp);
+  } else if constexpr (kEa == kEaRip) {
+    return c.next_rip + static_cast<uint64_t>(i.disp);
+  } else {
+    return c.EffAddr(i);
+  }
+}
+
+// Non-canonical: #GP(0), or #SS(0) for SS-relative accesses (CheckLinear).
+inline bool Canonical(Cpu& c, const Insn& i, uint64_t lin) {
+  if (c.IsCanonical(lin)) return true;
+  c.pending_fault = {static_cast<uint8_t>(i.seg == kSs ? kStackFault : kGp),
+                     true, 0};
+  return false;
+}
+
+template <int kSize, int kEa>
+inline bool Load(Cpu& c, const Insn& i, uint64_t* v) {
+  const uint64_t lin = Ea64<kEa>(c, i);
+  return Canonical(c, i, lin) && c.ReadLin(lin, kSize, v, c.s.cpl == 3);
+}
+
+template <int kSize, int kEa>
+inline bool Store(Cpu& c, const Insn& i, uint64_t v) {
+  const uint64_t lin = Ea64<kEa>(c, i);
+  return Canonical(c, i, lin) &&
+         c.WriteLin(lin, kSize, v & kMask<kSize>, c.s.cpl == 3);
+}
+
+template <int kSize, int kEa>
+ExecStatus MovLoad(Cpu& c, const Insn& i) {
+  uint64_t v;
+  if (!Load<kSize, kEa>(c, i, &v)) return ExecStatus::kFault;
+  SetGpr<kSize>(c, i.reg, v);
+  return ExecStatus::kNext;
+}
+
+template <int kSize, int kEa>
+ExecStatus MovStore(Cpu& c, const Insn& i) {
+  return Store<kSize, kEa>(c, i, c.s.gpr[i.reg]) ? ExecStatus::kNext
+                                                 : ExecStatus::kFault;
+}
+
+template <int kSize, int kEa>
+ExecStatus MovStoreImm(Cpu& c, const Insn& i) {
+  return Store<kSize, kEa>(c, i, i.imm) ? ExecStatus::kNext
+                                        : ExecStatus::kFault;
+}
+
+// reg op= [mem].
+template <int kOp, int kSize, int kEa>
+ExecStatus AluRMem(Cpu& c, const Insn& i) {
+  uint64_t b;
+  if (!Load<kSize, kEa>(c, i, &b)) return ExecStatus::kFault;
+  const uint64_t r = AluOp<kOp, kSize>(c, c.s.gpr[i.reg], b);
+  if constexpr (kOp != 7) SetGpr<kSize>(c, i.reg, r);
+  return ExecStatus::kNext;
+}
+
+template <int kSize, int kEa>
+ExecStatus Lea64(Cpu& c, const Insn& i) {
+  SetGpr<kSize>(c, i.reg, Ea64<kEa>(c, i));
+  return ExecStatus::kNext;
+}
+
+// ---- Stack and control transfer (64-bit code)
+// -----------------------------------
+
+inline bool Push64(Cpu& c, uint64_t v) {
+  const uint64_t sp = c.s.gpr[kRsp] - 8;
+  if (!c.IsCanonical(sp)) {
+    c.pending_fault = {kStackFault, true, 0};
+    return false;
+  }
+  if (!c.WriteLin(sp, 8, v, c.s.cpl == 3)) return false;
+  c.s.gpr[kRsp] = sp;
+  return true;
+}
+
+inline bool Pop64(Cpu& c, uint64_t* v) {
+  const uint64_t sp = c.s.gpr[kRsp];
+  if (!c.IsCanonical(sp)) {
+    c.pending_fault = {kStackFault, true, 0};
+    return false;
+  }
+  if (!c.ReadLin(sp, 8, v, c.s.cpl == 3)) return false;
+  c.s.gpr[kRsp] = sp + 8;
+  return true;
+}
+
+ExecStatus PushReg64(Cpu& c, const Insn& i) {
+  return Push64(c, c.s.gpr[i.reg]) ? ExecStatus::kNext : ExecStatus::kFault;
+}
+
+ExecStatus PopReg64(Cpu& c, const Insn& i) {
+  uint64_t v;
+  if (!Pop64(c, &v)) return ExecStatus::kFault;
+  c.s.gpr[i.reg] = v;
+  return ExecStatus::kNext;
+}
+
+ExecStatus PushImm64(Cpu& c, const Insn& i) {
+  return Push64(c, i.imm) ? ExecStatus::kNext : ExecStatus::kFault;
+}
+
+inline ExecStatus Jump64(Cpu& c, uint64_t target) {
+  if (!c.IsCanonical(target)) return c.Gp0();
+  c.next_rip = target;
+  return ExecStatus::kNext;
+}
+
+ExecStatus JmpRel64(Cpu& c, const Insn& i) {
+  return Jump64(c, c.next_rip + i.imm);
+}
+
+ExecStatus CallRel64(Cpu& c, const Insn& i) {
+  const uint64_t target = c.next_rip + i.imm;
+  if (!c.IsCanonical(target)) return c.Gp0();
+  if (!Push64(c, c.next_rip)) return ExecStatus::kFault;
+  c.next_rip = target;
+  return ExecStatus::kNext;
+}
+
+ExecStatus Ret64(Cpu& c, const Insn&) {
+  uint64_t target;
+  const uint64_t old_rsp = c.s.gpr[kRsp];
+  if (!Pop64(c, &target)) return ExecStatus::kFault;
+  if (!c.IsCanonical(target)) {
+    c.s.gpr[kRsp] = old_rsp;
+    return c.Gp0();
+  }
+  c.next_rip = target;
+  return ExecStatus::kNext;
+}
+
+// Condition `kCc` (Jcc encoding) with the common lazy states evaluated
+// directly: ZF from the result, and after CMP/SUB or a logic op the
+// unsigned/signed comparisons from the operands.
+// -1: not one of those states (the caller falls back to generic OpJcc).
+template <int kCc>
+inline int FastCond(const Cpu& c) {
+  const LazyFlags& lf = c.s.lazy;
+  constexpr int kBase = kCc >> 1;
+  bool r = false;
+  if (lf.op == kCcNone) {
+    return -1;
+  } else if constexpr (kBase == 2) {  // Z
+    r = (lf.res & SizeMask(lf.size)) == 0;
+  } else if constexpr (kBase == 4) {  // S
+    r = (lf.res >> (lf.size * 8 - 1)) & 1;
+  } else if constexpr (kBase == 1 || kBase == 3 || kBase == 6 || kBase == 7) {
+    const uint64_t m = SizeMask(lf.size);
+    const uint64_t a = lf.a & m, b = lf.b & m;
+    if (lf.op == kCcSub) {
+      const int sh = 64 - lf.size * 8;
+      const int64_t sa = static_cast<int64_t>(a << sh) >> sh;
+      const int64_t sb = static_cast<int64_t>(b << sh) >> sh;
+      if constexpr (kBase == 1) r = a < b;     // B: CF
+      if constexpr (kBase == 3) r = a <= b;    // BE: CF | ZF
+      if constexpr (kBase == 6) r = sa < sb;   // L: SF != OF
+      if constexpr (kBase == 7) r = sa <= sb;  // LE: ZF | SF != OF
+    } else if (lf.op == kCcLogic) {
+      const uint64_t res = lf.res & m;
+      const bool sf = (res >> (lf.size * 8 - 1)) & 1;
+      if constexpr (kBase == 1) r = false;     // CF = 0
+      if constexpr (kBase == 3) r = res == 0;  // ZF
+      if constexpr (kBase == 6) r = sf;        // OF = 0
+      if constexpr (kBase == 7) r = res == 0 || sf;
+    } else {
+      return -1;
+    }
+  } else {
+    return -1;
+  }
+  return ((kCc & 1) ? !r : r) ? 1 : 0;
+}
+
+// Blocks continue past a 64-bit Jcc (block_cache.cc): a taken branch
+// ends the block with ExitBlock(), a not-taken one falls through into the
+// rest of the block.
+template <int kCc>
+ExecStatus Jcc64(Cpu& c, const Insn& i) {
+  const int taken = FastCond<kCc>(c);
+  if (taken < 0) {
+    const uint64_t fall = c.next_rip;
+    const ExecStatus st = OpJcc(c, i);
+    if (st != ExecStatus::kNext || c.next_rip != fall) c.ExitBlock();
+    return st;
+  }
+  if (taken == 0) return ExecStatus::kNext;
+  c.ExitBlock();
+  return Jump64(c, c.next_rip + i.imm);
+}
+
+// ---- Selection
+// ----------------------------------------------------------------
+
+template <template <int, int> class F, int kSize>
+Handler PickAlu(int op) {
+  switch (op) {
+    case 0:
+      return F<0, kSize>::fn;
+    case 1:
+      return F<1, kSize>::fn;
+    case 4:
+      return F<4, kSize>::fn;
+    case 5:
+      return F<5, kSize>::fn;
+    case 6:
+      return F<6, kSize>::fn;
+    case 7:
+      return F<7, kSize>::fn;
+    default:
+      return nullptr;  // ADC, SBB: generic
+  }
+}
+template <template <int, int> class F>
+Handler PickAluSized(int op, int size) {
+  if (size == 4) return PickAlu<F, 4>(op);
+  if (size == 8) return PickAlu<F, 8>(op);
+  return nullptr;
+}
+
+template <int kOp, int kSize>
+struct AluRmRRegF {
+  static constexpr Handler fn = AluRmRReg<kOp, kSize>;
+};
+template <int kOp, int kSize>
+struct AluRRmRegF {
+  static constexpr Handler fn = AluRRmReg<kOp, kSize>;
+};
+template <int kOp, int kSize>
+struct AluRmImmRegF {
+  static constexpr Handler fn = AluRmImmReg<kOp, kSize>;
+};
+template <int kOp, int kSize>
+struct AluAccImmF {
+  static constexpr Handler fn = AluAccImm<kOp, kSize>;
+};
+template <int kEa>
+struct AluRMemBind {
+  template <int kOp, int kSize>
+  struct F {
+    static constexpr Handler fn = AluRMem<kOp, kSize, kEa>;
+  };
+};
+
+template <int kEa>
+Handler PickMem(const Insn& i, bool store, bool imm) {
+  const int size = i.opsize;
+  if (size != 4 && size != 8) return nullptr;
+  if (imm) return size == 4 ? MovStoreImm<4, kEa> : MovStoreImm<8, kEa>;
+  if (store) return size == 4 ? MovStore<4, kEa> : MovStore<8, kEa>;
+  return size == 4 ? MovLoad<4, kEa> : MovLoad<8, kEa>;
+}
+
+int EaFormOf(const Insn& i) {
+  if (i.rip_rel) return kEaRip;
+  if (i.base != 0xff && i.index == 0xff) return kEaBase;
+  return kEaGeneric;
+}
+
+// Memory-operand forms usable with Ea64: 64-bit code and addressing, no
+// FS/GS base.
+bool FlatMem(const Insn& i, int code_bits) {
+  return code_bits == 64 && i.is_mem() && i.addrsize == 8 && i.seg < kFs &&
+         !i.lock;
+}
+
+Handler SpecializeMov(const Insn& i, int code_bits, bool store, bool imm) {
+  if (!FlatMem(i, code_bits)) return nullptr;
+  switch (EaFormOf(i)) {
+    case kEaBase:
+      return PickMem<kEaBase>(i, store, imm);
+    case kEaRip:
+      return PickMem<kEaRip>(i, store, imm);
+    default:
+      return PickMem<kEaGeneric>(i, store, imm);
+  }
+}
+
+Handler SpecializeAluMem(const Insn& i, int code_bits, int op) {
+  if (!FlatMem(i, code_bits)) return nullptr;
+  switch (EaFormOf(i)) {
+    case kEaBase:
+      return PickAluSized<AluRMemBind<kEaBase>::F>(op, i.opsize);
+    case kEaRip:
+      return PickAluSized<AluRMemBind<kEaRip>::F>(op, i.opsize);
+    default:
+      return PickAluSized<AluRMemBind<kEaGeneric>::F>(op, i.opsize);
+  }
+}
+
+Handler SpecializeLea(const Insn& i, int code_bits) {
+  if (code_bits != 64 || !i.is_mem() || i.addrsize != 8) return nullptr;
+  const bool s8 = i.opsize == 8;
+  if (i.opsize != 4 && !s8) return nullptr;
+  switch (EaFormOf(i)) {
+    case kEaBase:
+      return s8 ? Lea64<8, kEaBase> : Lea64<4, kEaBase>;
+    case kEaRip:
+      return s8 ? Lea64<8, kEaRip> : Lea64<4, kEaRip>;
+    default:
+      return s8 ? Lea64<8, kEaGeneric> : Lea64<4, kEaGeneric>;
+  }
+}
+
+constexpr Handler kJcc64[16] = {Jcc64<0>,  Jcc64<1>,  Jcc64<2>,  Jcc64<3>,
+                                Jcc64<4>,  Jcc64<5>,  Jcc64<6>,  Jcc64<7>,
+                                Jcc64<8>,  Jcc64<9>,  Jcc64<10>, Jcc64<11>,
+                                Jcc64<12>, Jcc64<13>, Jcc64<14>, Jcc64<15>};
+
+Handler SpecializeShift(Insn* i) {
+  const int opb = i->op & 0xff;
+  if (i->mod != 3 || (i->opsize != 4 && i->opsize != 8)) return nullptr;
+  unsigned cnt;
+  if (opb == 0xc1) {
+    cnt = static_cast<unsigned>(i->imm);
+  } else if (opb == 0xd1) {
+    cnt = 1;
+  } else {
+    return nullptr;
+  }
+  cnt &= i->opsize == 8 ? 63 : 31;
+  if (cnt == 0) return nullptr;  // flags unchanged: generic
+  const int op = i->reg & 7;
+  const bool s8 = i->opsize == 8;
+  Handler h;
+  if (op == 4 || op == 6) {
+    h = s8 ? ShiftRegImm<4, 8> : ShiftRegImm<4, 4>;
+  } else if (op == 5) {
+    h = s8 ? ShiftRegImm<5, 8> : ShiftRegImm<5, 4>;
+  } else if (op == 7) {
+    h = s8 ? ShiftRegImm<7, 8> : ShiftRegImm<7, 4>;
+  } else {
+    return nullptr;
+  }
+  i->imm = cnt;  // only the specialised handler reads it (D1 has none)
+  return h;
+}
+
+Handler Specialize(Insn* ip, int code_bits) {
+  const Insn& i = *ip;
+  const Handler fn = i.fn;
+  const int size = i.opsize;
+  const bool s4 = size == 4, s8 = size == 8;
+  const bool reg = i.has_modrm && i.mod == 3;
+  const bool b64 = code_bits == 64;
+  if (fn == OpAluRmR) {
+    if (reg) return PickAluSized<AluRmRRegF>((i.op >> 3) & 7, size);
+    return nullptr;
+  }
+  if (fn == OpAluRRm) {
+    const int op = (i.op >> 3) & 7;
+    if (reg) return PickAluSized<AluRRmRegF>(op, size);
+    return SpecializeAluMem(i, code_bits, op);
+  }
+  if (fn == OpGrp1) {
+    if (reg && !i.lock) return PickAluSized<AluRmImmRegF>(i.reg & 7, size);
+    return nullptr;
+  }
+  if (fn == OpAluAccImm) return PickAluSized<AluAccImmF>((i.op >> 3) & 7, size);
+  if (fn == OpTestRmR && reg) {
+    if (s4) return TestRR<4>;
+    if (s8) return TestRR<8>;
+    return nullptr;
+  }
+  if (fn == OpTestAccImm)
+    return s4 ? TestAccImm<4> : s8 ? TestAccImm<8> : nullptr;
+  if (fn == OpIncDecReg && s4) {
+    return (i.op & 8) ? IncDecReg<true, 4, false> : IncDecReg<false, 4, false>;
+  }
+  if (fn == OpGrp5 && reg && (i.reg & 7) <= 1 && (s4 || s8)) {
+    const bool dec = i.reg & 1;
+    if (s4) return dec ? IncDecReg<true, 4, true> : IncDecReg<false, 4, true>;
+    return dec ? IncDecReg<true, 8, true> : IncDecReg<false, 8, true>;
+  }
+  if (fn == OpGrp2) return SpecializeShift(ip);
+  if (fn == OpMovRmR) {
+    if (reg) return s4 ? MovRmRReg<4> : s8 ? MovRmRReg<8> : nullptr;
+    return SpecializeMov(i, code_bits, true, false);
+  }
+  if (fn == OpMovRRm) {
+    if (reg) return s4 ? MovRRmReg<4> : s8 ? MovRRmReg<8> : nullptr;
+    return SpecializeMov(i, code_bits, false, false);
+  }
+  if (fn == OpMovRegImm) return s4 ? MovRegImm<4> : s8 ? MovRegImm<8> : nullptr;
+  if (fn == OpMovRmImm && (i.reg & 7) == 0) {
+    if (reg) return s4 ? MovRmImmReg<4> : s8 ? MovRmImmReg<8> : nullptr;
+    return SpecializeMov(i, code_bits, true, true);
+  }
+  if (fn == OpLea) return SpecializeLea(i, code_bits);
+  if (!b64) return nullptr;
+  // 64-bit code only from here: near branches and stack with 64-bit
+  // operands, no MaskIp.
+  if (fn == OpPushReg && s8) return PushReg64;
+  if (fn == OpPopReg && s8) return PopReg64;
+  if (fn == OpPushImm && s8) return PushImm64;
+  if (fn == OpJcc && s8) return kJcc64[i.op & 15];
+  if (fn == OpJmpRel && s8) return JmpRel64;
+  if (fn == OpCallRel && s8) return CallRel64;
+  if (fn == OpRet && s8 && (i.op & 0xff) == 0xc3) return Ret64;
+  return nullptr;
+}
+
+}  // namespace
+
+Handler SpecializeHandler(Insn* i, int code_bits) {
+  const Handler h = Specialize(i, code_bits);
+  return h != nullptr ? h : i->fn;
+}
+
+bool JccContinuesBlock(const Insn& i, int code_bits) {
+  return i.fn == OpJcc && code_bits == 64 && i.opsize == 8;
+}
+
+bool EndsBlock(const Insn& i) {
+  const Handler fn = i.fn;
+  static constexpr Handler kPlain[] = {
+      OpAluRmR,     OpAluRRm,  OpAluAccImm,  OpGrp1,      OpIncDecReg,
+      OpGrp3,       OpGrp4,    OpImul2,      OpImul3,     OpCbw,
+      OpCwd,        OpTestRmR, OpTestAccImm, OpXadd,      OpCmpxchg,
+      OpGrp9,       OpGrp2,    OpShld,       OpShrd,      OpBt,
+      OpGrp8,       OpBsf,     OpBsr,        OpPopcnt,    OpBswap,
+      OpMovRmR,     OpMovRRm,  OpMovRmImm,   OpMovRegImm, OpMovMoffs,
+      OpMovzx,      OpMovsx,   OpMovsxd,     OpLea,       OpXchgRmR,
+      OpXchgAccReg, OpPushReg, OpPopReg,     OpPushImm,   OpPopRm,
+      OpCmov,       OpSetcc,   OpLeave,      OpPushf,     OpSahf,
+      OpLahf,       OpXlat,    OpNop,
+  };
+  for (Handler p : kPlain) {
+    if (fn == p) return false;
+  }
+  if (fn == OpFlagOp) {
+    const int opb = i.op & 0xff;
+    return opb == 0xfa || opb == 0xfb;  // CLI/STI change IF
+  }
+  if (fn == OpGrp5) {
+    const int sub = i.reg & 7;
+    return !(sub == 0 || sub == 1 || sub == 6);  // INC DEC PUSH
+  }
+  return true;
+}
+
+}  // namespace skiff::tcg

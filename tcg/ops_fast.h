@@ -1,0 +1,37 @@
+// Decode-time specialisation for the block cache (block_cache.h): hot
+// instruction forms (register/register ALU ops per operand size, shifts by
+// an immediate, INC/DEC, MOV/LEA, 64-bit loads and stores with a base
+// register, PUSH/POP/CALL/RET and Jcc in 64-bit code) get handlers with no
+// switch on size, mod or condition. The specialised handlers have exactly
+// the architectural effect of the generic ones in ops_*.cc (same lazy-flag
+// state too), so which one runs is unobservable.
+//
+//   Insn insn;  // from Decode()
+//   const bool last = EndsBlock(insn);  // before specialising
+//   insn.fn = SpecializeHandler(&insn, code_bits);
+#ifndef SKIFF_TCG_OPS_FAST_H_
+#define SKIFF_TCG_OPS_FAST_H_
+
+#include "tcg/cpu.h"
+
+namespace skiff::tcg {
+
+// A faster handler with the same effect as `i->fn` for this decoded
+// instruction, or `i->fn` itself. May normalise fields only the specialised
+// handler reads (a shift count into `imm`), so apply it to a private copy.
+Handler SpecializeHandler(Insn* i, int code_bits);
+
+// True unless the instruction (with its generic handler in `i.fn`) is a
+// plain data operation after which the next instruction of the same block
+// may run without returning to the run loop: control transfers, anything
+// that can change the mode, paging, segments, RFLAGS.IF/TF, an interrupt
+// shadow, or does I/O ends a block.
+bool EndsBlock(const Insn& i);
+
+// A Jcc (generic handler in `i.fn`) whose specialised handler ends the
+// block only when taken (Cpu::ExitBlock), so a block may go on past it.
+bool JccContinuesBlock(const Insn& i, int code_bits);
+
+}  // namespace skiff::tcg
+
+#endif  // SKIFF_TCG_OPS_FAST_H_

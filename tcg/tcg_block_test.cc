@@ -1,0 +1,390 @@
+// Tests for block execution (block_cache.h, TcgVcpu::RunBlocks) and the
+// specialised handlers (ops_fast.h): self-modifying code inside a block and
+// in another block, blocks at page boundaries, exact instruction limits,
+// interrupts at block boundaries after STI shadows, and flag results of the
+// specialised forms against the generic ones.
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tcg/testing/asm_fixture.h"
+
+namespace skiff::tcg::testing {
+namespace {
+
+using Kind = VcpuExit::Kind;
+
+TEST_F(AsmTest, StoreIntoLaterInstructionOfSameBlock) {
+  // The patched MOV is in the block that does the store: it must run with
+  // the new immediate.
+  Regs r = RunToHalt(R"(
+    lea rax, [rel target]
+    mov byte [rax + 1], 42
+    nop
+  target:
+    mov ecx, 1
+    hlt)");
+  EXPECT_EQ(r.rcx, 42u);
+}
+
+TEST_F(AsmTest, StoreIntoOwnInstructionThenLoopAgain) {
+  // The second pass runs a block that was cached before the store.
+  Regs r = RunToHalt(R"(
+    xor ebx, ebx
+    mov edi, 3
+    lea rsi, [rel patch]
+  again:
+    add ebx, 0
+  patch equ $ - 1
+    mov byte [rsi], 10
+    dec edi
+    jnz again
+    hlt)");
+  EXPECT_EQ(r.rbx, 20u);  // 0 + 10 + 10
+}
+
+TEST_F(AsmTest, StoreIntoAnotherBlock) {
+  Regs r = RunToHalt(R"(
+    xor ebx, ebx
+    mov edi, 2
+  again:
+    call f
+    add ebx, eax
+    lea rax, [rel f]
+    mov dword [rax + 1], 100
+    dec edi
+    jnz again
+    hlt
+  f:
+    mov eax, 1
+    ret)");
+  EXPECT_EQ(r.rbx, 101u);
+}
+
+TEST_F(AsmTest, VmmWriteBetweenRunsIsSeen) {
+  Regs r = RunToHalt("mov eax, 7\nhlt");
+  EXPECT_EQ(r.rax, 7u);
+  // Same bytes except the immediate, written by the VMM.
+  r = RunToHalt("mov eax, 9\nhlt");
+  EXPECT_EQ(r.rax, 9u);
+}
+
+TEST_F(AsmTest, BlocksAcrossPageBoundaryWithStraddlingInstruction) {
+  // The MOV at 0xffd straddles pages 0x10000/0x11000; blocks end before it,
+  // it runs alone, the next block starts on the second page.
+  Regs r = RunToHalt(R"(
+    xor ebx, ebx
+    mov edi, 3
+  top:
+    times 0xffd - ($ - $$) nop
+    mov eax, 0x11223344
+    add ebx, eax
+    add ebx, 1
+    dec edi
+    jnz top
+    hlt)");
+  EXPECT_EQ(r.rbx, 3u * 0x11223345u);
+}
+
+TEST_F(AsmTest, BlockRunsToEndOfPage) {
+  Regs r = RunToHalt(R"(
+    mov ecx, 2
+  top:
+    times 0x1000 - 2 - ($ - $$) nop
+    inc eax           ; last two bytes of the page
+    inc edx           ; first instruction of the next page
+    dec ecx
+    jnz top
+    hlt)");
+  EXPECT_EQ(r.rax, 2u);
+  EXPECT_EQ(r.rdx, 2u);
+}
+
+TEST_F(AsmTest, InstructionLimitIsExactInsideBlocks) {
+  std::string src = "xor eax, eax\n";
+  for (int k = 0; k < 100; ++k) src += "inc eax\n";
+  src += "hlt\n";
+  auto code = Assemble(src);
+  ASSERT_TRUE(code.ok()) << code.status();
+  ASSERT_TRUE(m_->LoadCode(*code).ok());
+  TcgVcpu& v = m_->vcpu();
+  uint64_t expect = 0;
+  for (uint64_t step : {1u, 7u, 3u, 40u, 1u, 30u}) {
+    v.set_instruction_limit(step);
+    const uint64_t before = v.instructions_retired();
+    VcpuExit e = *m_->Run();
+    EXPECT_EQ(e.kind, Kind::kInterrupted);
+    EXPECT_EQ(v.instructions_retired() - before, step);
+    expect += step;
+    EXPECT_EQ(m_->regs().rax, expect - 1);  // the first one was XOR
+  }
+  v.set_instruction_limit(0);
+  VcpuExit e = *m_->Run();
+  EXPECT_EQ(e.kind, Kind::kHalt);
+  EXPECT_EQ(m_->regs().rax, 100u);
+  EXPECT_EQ(v.instructions_retired(), 102u);
+}
+
+class PendingIrq : public InterruptSource {
+ public:
+  bool HasPendingInterrupt() override { return pending; }
+  int AcknowledgeInterrupt() override {
+    pending = false;
+    return 0x31;
+  }
+  bool pending = true;
+};
+
+TEST_F(AsmTest, InterruptTakenRightAfterStiShadowInsideStraightCode) {
+  // Without the one-instruction step after STI, the block "nop; cli; ..."
+  // would run to its end and close the window.
+  PendingIrq irq;
+  m_->vcpu().set_interrupt_source(&irq);
+  Regs r = RunToHalt(R"(
+    cli
+    mov ebx, 1
+    sti
+    mov ebx, 2         ; STI shadow
+    cli                ; the interrupt comes before this
+    mov ebx, 3
+    sti
+    hlt)");
+  m_->vcpu().set_interrupt_source(nullptr);
+  EXPECT_EQ(r.r14, 0x31u);
+  EXPECT_EQ(r.rbx, 2u);
+  EXPECT_FALSE(irq.pending);
+  // The pushed RIP is the CLI (1 + 5 + 1 + 5 bytes in).
+  EXPECT_EQ(m_->Read64(r.rsp), kCodeAddr + 12);
+}
+
+TEST_F(AsmTest, InterruptPolledAtBlockEntryWhenEnabled) {
+  PendingIrq irq;
+  irq.pending = false;
+  m_->vcpu().set_interrupt_source(&irq);
+  // Run once with nothing pending, then make it pending and kick the loop
+  // around through a block boundary.
+  auto code = Assemble(R"(
+    sti
+    mov ecx, 1000
+  l:
+    dec ecx
+    jnz l
+    mov ebx, 5
+    hlt)");
+  ASSERT_TRUE(code.ok());
+  ASSERT_TRUE(m_->LoadCode(*code).ok());
+  m_->vcpu().set_instruction_limit(50);
+  EXPECT_EQ(m_->Run()->kind, Kind::kInterrupted);
+  irq.pending = true;
+  m_->vcpu().set_instruction_limit(0);
+  VcpuExit e = *m_->Run();
+  m_->vcpu().set_interrupt_source(nullptr);
+  EXPECT_EQ(e.kind, Kind::kHalt);
+  Regs r = m_->regs();
+  EXPECT_EQ(r.r14, 0x31u);
+  EXPECT_NE(r.rbx, 5u);
+  EXPECT_GT(r.rcx, 0u);
+}
+
+// Runs `src` with blocks (specialised handlers) and then one instruction
+// at a time with the generic handlers; every register and RFLAGS must
+// match.
+void ExpectSameWithAndWithoutBlocks(FlatMachine& m, const std::string& src) {
+  auto code = Assemble(src);
+  ASSERT_TRUE(code.ok()) << code.status();
+  Regs with, without;
+  for (bool blocks : {true, false}) {
+    ASSERT_TRUE(m.LoadCode(*code).ok());
+    Regs zero{};
+    zero.rip = kCodeAddr;
+    zero.rsp = kStackTop;
+    zero.rflags = 0x2;
+    m.SetRegs(zero);
+    m.vcpu().set_block_cache_enabled(blocks);
+    VcpuExit e = *m.Run();
+    EXPECT_EQ(e.kind, Kind::kHalt) << DescribeVcpuExit(e);
+    (blocks ? with : without) = m.regs();
+  }
+  m.vcpu().set_block_cache_enabled(true);
+  const uint64_t* a = &with.rax;
+  const uint64_t* b = &without.rax;
+  for (int k = 0; k < 18; ++k) EXPECT_EQ(a[k], b[k]) << "register #" << k;
+}
+
+TEST_F(AsmTest, SpecialisedFormsMatchGenericHandlers) {
+  std::string src = R"(
+    mov rbp, 0x20000
+    xor r15, r15
+    mov eax, 0x80000001
+    mov ecx, 0x7fffffff
+    mov rdx, -5
+    mov rbx, 0x123456789
+  )";
+  // Every ALU op and size in register, immediate and memory forms, each
+  // followed by PUSHF folded into r15, and each condition code.
+  const char* ops[] = {"add", "or", "and", "sub", "xor", "cmp", "test"};
+  int label_id = 0;
+  const char* regs[][3] = {{"eax", "ecx", "edx"}, {"rax", "rcx", "rdx"}};
+  for (const char* op : ops) {
+    for (auto& rr : regs) {
+      src += std::string(op) + " " + rr[0] + ", " + rr[1] + "\n";
+      src += "pushfq\npop rsi\nadd r15, rsi\nrol r15, 7\n";
+      src += "mov [rbp + 8], " + std::string(rr[2]) + "\n";
+      if (std::string(op) != "test") {
+        src += std::string(op) + " " + rr[1] + ", [rbp + 8]\n";
+        src += "pushfq\npop rsi\nadd r15, rsi\nrol r15, 7\n";
+        src += std::string(op) + " " + rr[2] + ", 0x7f\n";
+        src += std::string(op) + " " + rr[0] + ", -3\n";
+        src += "pushfq\npop rsi\nadd r15, rsi\nrol r15, 7\n";
+      }
+      for (int cc = 0; cc < 16; ++cc) {
+        static const char* kCc[] = {"o", "no", "b", "ae", "e", "ne", "be", "a",
+                                    "s", "ns", "p", "np", "l", "ge", "le", "g"};
+        const std::string label = "skip" + std::to_string(label_id++);
+        src += std::string("j") + kCc[cc] + " " + label +
+               "\nadd r15, 1\nrol r15, 1\n" + label + ":\n";
+      }
+    }
+  }
+  src += R"(
+    mov eax, 0x81234567
+    shl eax, 3
+    pushfq
+    pop rsi
+    add r15, rsi
+    shr eax, 1
+    pushfq
+    pop rsi
+    add r15, rsi
+    sar eax, 7
+    pushfq
+    pop rsi
+    add r15, rsi
+    mov rax, 0x8000000000000001
+    shl rax, 1
+    pushfq
+    pop rsi
+    add r15, rsi
+    sar rax, 63
+    pushfq
+    pop rsi
+    add r15, rsi
+    mov edi, 0x7fffffff
+    inc edi
+    pushfq
+    pop rsi
+    add r15, rsi
+    dec edi
+    jo no_inc
+    inc r15
+  no_inc:
+    mov rdi, -1
+    inc rdi
+    pushfq
+    pop rsi
+    add r15, rsi
+    lea r8, [rbp + rbx*2 + 7]
+    lea r9d, [rel $]
+    push r8
+    push 0x55
+    pop r10
+    pop r11
+    call f
+    mov [rel data], r11d
+    mov r12, [rel data]
+    mov qword [rbp + 16], -2
+    mov r13, [rbp + 16]
+    hlt
+  f:
+    mov r14, 99
+    ret
+  data:
+    dq 0
+  )";
+  ExpectSameWithAndWithoutBlocks(*m_, src);
+}
+
+// Random programs built from hot opcodes (the specialised forms) with
+// random ModRM bytes and immediates: blocks and one-at-a-time execution must
+// end in the same registers, memory and exit after the same number of
+// instructions (faults end in the IDT stubs, which HLT).
+TEST(BlockDifferential, RandomHotCodeMatchesOneAtATime) {
+  static constexpr uint8_t kOps[] = {
+      0x01, 0x03, 0x09, 0x0b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33,
+      0x39, 0x3b, 0x85, 0x89, 0x8b, 0x8d, 0xc1, 0xd1, 0xff, 0x83,
+      0x81, 0xc7, 0xa9, 0x50, 0x53, 0x58, 0x5b, 0x74, 0x75, 0x72,
+      0x7c, 0x7e, 0xb8, 0xba, 0x05, 0x2d, 0x11, 0x19, 0xf7, 0x0f};
+  static constexpr uint8_t kRex[] = {0, 0x48, 0x49, 0x4c, 0x4d, 0x41, 0x40};
+  std::mt19937 rng(12345);
+  uint64_t total = 0;
+  for (int program = 0; program < 150; ++program) {
+    std::vector<uint8_t> code;
+    for (int k = 0; k < 24; ++k) {
+      const uint8_t rex = kRex[rng() % sizeof(kRex)];
+      if (rex != 0) code.push_back(rex);
+      code.push_back(kOps[rng() % sizeof(kOps)]);
+      // ModRM: mostly registers (not RSP), else [rbp + disp8].
+      const uint8_t reg = static_cast<uint8_t>(rng() % 8);
+      const uint8_t rm = static_cast<uint8_t>(rng() % 8);
+      if (rng() % 4 != 0) {
+        code.push_back(
+            static_cast<uint8_t>(0xc0 | reg << 3 | (rm == 4 ? 0 : rm)));
+      } else {
+        code.push_back(static_cast<uint8_t>(0x45 | reg << 3));
+        code.push_back(static_cast<uint8_t>(rng() % 0x80));
+      }
+      for (int b = 0; b < 4; ++b) code.push_back(static_cast<uint8_t>(rng()));
+    }
+    code.push_back(0xf4);  // HLT
+    Regs start{};
+    uint64_t* r = &start.rax;
+    for (int k = 0; k < 16; ++k) r[k] = rng() % 3 == 0 ? rng() : rng() % 64;
+    start.rbp = kDataAddr + 0x100;
+    start.rsp = kStackTop;
+    start.rip = kCodeAddr;
+    start.rflags = 0x2 | (rng() & 0x8d5);
+    Regs out[2];
+    VcpuExit exit[2];
+    uint64_t retired[2];
+    std::vector<uint8_t> data[2];
+    for (int blocks = 0; blocks < 2; ++blocks) {
+      auto m = FlatMachine::Create();
+      ASSERT_TRUE(m.ok());
+      ASSERT_TRUE((*m)->LoadCode(code).ok());
+      (*m)->SetRegs(start);
+      (*m)->vcpu().set_block_cache_enabled(blocks == 1);
+      (*m)->vcpu().set_instruction_limit(5000);
+      exit[blocks] = *(*m)->Run();
+      out[blocks] = (*m)->regs();
+      retired[blocks] = (*m)->vcpu().instructions_retired();
+      for (uint64_t a = kDataAddr; a < kDataAddr + 0x400; a += 8) {
+        const uint64_t v = (*m)->Read64(a);
+        data[blocks].insert(data[blocks].end(),
+                            reinterpret_cast<const uint8_t*>(&v),
+                            reinterpret_cast<const uint8_t*>(&v) + 8);
+      }
+      for (uint64_t a = kStackTop - 0x200; a < kStackTop; a += 8) {
+        const uint64_t v = (*m)->Read64(a);
+        data[blocks].insert(data[blocks].end(),
+                            reinterpret_cast<const uint8_t*>(&v),
+                            reinterpret_cast<const uint8_t*>(&v) + 8);
+      }
+    }
+    SCOPED_TRACE(::testing::Message() << "program " << program);
+    EXPECT_EQ(exit[0].kind, exit[1].kind);
+    EXPECT_EQ(retired[0], retired[1]);
+    const uint64_t* a = &out[0].rax;
+    const uint64_t* b = &out[1].rax;
+    for (int k = 0; k < 18; ++k) EXPECT_EQ(a[k], b[k]) << "register #" << k;
+    EXPECT_TRUE(data[0] == data[1]);
+    total += retired[1];
+  }
+  // Most programs run well past their first instructions before a fault.
+  RecordProperty("instructions", static_cast<int>(total));
+  EXPECT_GT(total, 150u * 8);
+}
+
+}  // namespace
+}  // namespace skiff::tcg::testing
