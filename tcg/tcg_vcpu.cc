@@ -153,6 +153,13 @@ inline bool TcgVcpu::Finish(ExecStatus st, VcpuExit* exit) {
       return true;
     case ExecStatus::kHalt:
       c.s.rip = c.next_rip;
+      // An interrupt already pending (e.g. raised while an STI shadow held
+      // it back) ends the halt at once, as on hardware; parking the vCPU
+      // would wait for a wake-up that already happened.
+      if (c.irq != nullptr && (c.s.rflags & kRflagsIf) &&
+          c.irq->HasPendingInterrupt()) {
+        return true;
+      }
       exit->kind = VcpuExit::Kind::kHalt;
       return false;
     case ExecStatus::kInternal:
