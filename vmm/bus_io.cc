@@ -21,12 +21,28 @@ void BusIo::PioWrite(uint16_t port, absl::Span<const uint8_t> data) {
 
 void BusIo::MmioRead(uint64_t addr, absl::Span<uint8_t> data) {
   counters_.mmio_reads.fetch_add(1, std::memory_order_relaxed);
+  if (IsLapic(addr)) {
+    lapic_->Read(addr - devices::Lapic::kBaseAddress, data);
+    return;
+  }
   if (!mmio_.Read(addr, data)) Unclaimed("mmio read", addr, data.size());
 }
 
 void BusIo::MmioWrite(uint64_t addr, absl::Span<const uint8_t> data) {
   counters_.mmio_writes.fetch_add(1, std::memory_order_relaxed);
+  if (IsLapic(addr)) {
+    lapic_->Write(addr - devices::Lapic::kBaseAddress, data);
+    return;
+  }
   if (!mmio_.Write(addr, data)) Unclaimed("mmio write", addr, data.size());
+}
+
+bool BusIo::MsrRead(uint32_t index, uint64_t& value) {
+  return lapic_ != nullptr && lapic_->ReadMsr(index, value);
+}
+
+bool BusIo::MsrWrite(uint32_t index, uint64_t value) {
+  return lapic_ != nullptr && lapic_->WriteMsr(index, value);
 }
 
 }  // namespace skiff

@@ -59,13 +59,44 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(
   SKIFF_LOG(kInfo, "accel=%s reason=\"%s\"", std::string(m->backend_->name()),
             m->backend_reason_);
 
-  m->io_ = std::make_unique<BusIo>(m->pio_, m->mmio_);
+  SKIFF_RETURN_IF_ERROR(m->CreateInterruptController(choice.in_kernel_irqchip));
   SKIFF_RETURN_IF_ERROR(m->CreateDevices());
   SKIFF_RETURN_IF_ERROR(m->LoadKernelAndCreateVcpus(choice.in_kernel_irqchip));
   return m;
 }
 
-Machine::~Machine() { StopAll(); }
+Machine::~Machine() {
+  StopAll();
+  // The interrupt controller's timer thread calls Wake() on the vCPU
+  // threads: stop it while they still exist.
+  irqchip_.reset();
+}
+
+absl::Status Machine::CreateInterruptController(bool in_kernel_irqchip) {
+  for (int i = 0; i < config_.vcpus; ++i) {
+    io_.push_back(std::make_unique<BusIo>(pio_, mmio_));
+  }
+  if (in_kernel_irqchip) return absl::OkStatus();
+  clock_ = std::make_unique<MonotonicGuestClock>();
+  SKIFF_ASSIGN_OR_RETURN(irqchip_, devices::UserspaceIrqChip::Create(
+                                       config_.vcpus, *clock_, *this));
+  SKIFF_RETURN_IF_ERROR(irqchip_->Attach(pio_, mmio_));
+  for (int i = 0; i < config_.vcpus; ++i) {
+    io_[i] = std::make_unique<BusIo>(pio_, mmio_, &irqchip_->lapic(i));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<IrqLine*> Machine::CreateIrqLine(uint32_t gsi) {
+  std::unique_ptr<IrqLine> line;
+  if (irqchip_ != nullptr) {
+    SKIFF_ASSIGN_OR_RETURN(line, irqchip_->CreateIrqLine(gsi));
+  } else {
+    SKIFF_ASSIGN_OR_RETURN(line, backend_->CreateIrqLine(gsi));
+  }
+  irq_lines_.push_back(std::move(line));
+  return irq_lines_.back().get();
+}
 
 absl::Status Machine::CreateDevices() {
   SKIFF_ASSIGN_OR_RETURN(
@@ -78,19 +109,12 @@ absl::Status Machine::CreateDevices() {
     devices_.push_back(std::move(dev));
     return absl::OkStatus();
   };
-  auto irq = [this](uint32_t gsi) -> absl::StatusOr<IrqLine*> {
-    SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<IrqLine> line,
-                           backend_->CreateIrqLine(gsi));
-    irq_lines_.push_back(std::move(line));
-    return irq_lines_.back().get();
-  };
-
-  SKIFF_ASSIGN_OR_RETURN(IrqLine * com1_irq, irq(kCom1Gsi));
+  SKIFF_ASSIGN_OR_RETURN(IrqLine * com1_irq, CreateIrqLine(kCom1Gsi));
   serial_ = std::make_shared<devices::Serial8250>(com1_irq, console_->sink());
   SKIFF_RETURN_IF_ERROR(
       add_pio(serial_, kCom1Port, devices::Serial8250::kRegisterCount));
 
-  SKIFF_ASSIGN_OR_RETURN(IrqLine * kbd_irq, irq(kKeyboardGsi));
+  SKIFF_ASSIGN_OR_RETURN(IrqLine * kbd_irq, CreateIrqLine(kKeyboardGsi));
   auto i8042 = std::make_shared<devices::I8042>(kbd_irq, *this);
   // Two one-port views: a single 0x60-0x64 range would swallow port 0x61.
   SKIFF_RETURN_IF_ERROR(
@@ -143,10 +167,13 @@ absl::Status Machine::LoadKernelAndCreateVcpus(bool in_kernel_irqchip) {
     } else {
       // Application processors wait for INIT/SIPI; KVM's in-kernel LAPIC
       // models that wait itself.
-      vopts.start_halted = !in_kernel_irqchip;
+      vopts.wait_for_sipi = !in_kernel_irqchip;
+    }
+    if (irqchip_ != nullptr) {
+      SKIFF_RETURN_IF_ERROR(vcpu->SetInterruptSource(&irqchip_->lapic(i)));
     }
     vcpus_.push_back(
-        std::make_unique<VcpuThread>(std::move(vcpu), *io_, *this, vopts));
+        std::make_unique<VcpuThread>(std::move(vcpu), *io_[i], *this, vopts));
   }
   return absl::OkStatus();
 }
@@ -154,6 +181,20 @@ absl::Status Machine::LoadKernelAndCreateVcpus(bool in_kernel_irqchip) {
 absl::Status Machine::Start() {
   for (auto& v : vcpus_) SKIFF_RETURN_IF_ERROR(v->Start());
   return console_->StartInput(*serial_, *this);
+}
+
+void Machine::Wake(int cpu) {
+  if (cpu >= 0 && cpu < static_cast<int>(vcpus_.size())) vcpus_[cpu]->Wake();
+}
+
+void Machine::InitCpu(int cpu) {
+  if (cpu >= 0 && cpu < static_cast<int>(vcpus_.size())) vcpus_[cpu]->Init();
+}
+
+void Machine::StartCpu(int cpu, uint8_t vector) {
+  if (cpu >= 0 && cpu < static_cast<int>(vcpus_.size())) {
+    vcpus_[cpu]->StartUp(vector);
+  }
 }
 
 void Machine::RequestStop(devices::StopReason reason, int exit_status) {

@@ -20,9 +20,13 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/event_fd.h"
+#include "base/guest_clock.h"
 #include "base/guest_memory.h"
 #include "base/vcpu_backend.h"
 #include "devices/bus.h"
+#include "devices/irqchip/cpu_control.h"
+#include "devices/irqchip/irqchip.h"
+#include "devices/legacy/serial_8250.h"
 #include "devices/machine_control.h"
 #include "vmm/bus_io.h"
 #include "vmm/console.h"
@@ -31,7 +35,8 @@
 
 namespace skiff {
 
-class Machine final : public devices::MachineControl {
+class Machine final : public devices::MachineControl,
+                      public devices::CpuControl {
  public:
   struct Options {
     // When the process started, for the boot-timer device.
@@ -56,6 +61,11 @@ class Machine final : public devices::MachineControl {
   void RequestStop(devices::StopReason reason, int exit_status) override
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // devices::CpuControl, for the userspace interrupt controller.
+  void Wake(int cpu) override;
+  void InitCpu(int cpu) override;
+  void StartCpu(int cpu, uint8_t vector) override;
+
   std::string_view backend_name() const { return backend_->name(); }
   // Why that backend was chosen, one line.
   const std::string& backend_reason() const { return backend_reason_; }
@@ -70,6 +80,8 @@ class Machine final : public devices::MachineControl {
         options_(options),
         stop_event_(std::move(stop_event)) {}
 
+  absl::Status CreateInterruptController(bool in_kernel_irqchip);
+  absl::StatusOr<IrqLine*> CreateIrqLine(uint32_t gsi);
   absl::Status CreateDevices();
   absl::Status LoadKernelAndCreateVcpus(bool in_kernel_irqchip);
   void StopAll();
@@ -83,7 +95,10 @@ class Machine final : public devices::MachineControl {
   std::string boot_protocol_;
   devices::Bus pio_{"pio"};
   devices::Bus mmio_{"mmio"};
-  std::unique_ptr<BusIo> io_;
+  // Without an in-kernel irqchip: the userspace one and its clock.
+  std::unique_ptr<GuestClock> clock_;
+  std::unique_ptr<devices::UserspaceIrqChip> irqchip_;
+  std::vector<std::unique_ptr<BusIo>> io_;  // one per vCPU
   std::vector<std::shared_ptr<devices::BusDevice>> devices_;
   std::vector<std::unique_ptr<IrqLine>> irq_lines_;
   std::unique_ptr<Console> console_;

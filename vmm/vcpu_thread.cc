@@ -18,7 +18,7 @@ VcpuThread::VcpuThread(std::unique_ptr<VcpuBackend> backend, VcpuIo& io,
       control_(control),
       options_(std::move(options)) {
   absl::MutexLock lock(&mu_);
-  halted_ = options_.start_halted;
+  halted_ = waiting_for_sipi_ = options_.wait_for_sipi;
 }
 
 VcpuThread::~VcpuThread() {
@@ -76,8 +76,52 @@ void VcpuThread::Kick() {
 
 void VcpuThread::Wake() {
   absl::MutexLock lock(&mu_);
+  ++wakes_;
+  if (waiting_for_sipi_) return;
   halted_ = false;
   if (in_run_) backend_->Kick();
+}
+
+void VcpuThread::Init() {
+  absl::MutexLock lock(&mu_);
+  waiting_for_sipi_ = halted_ = true;
+  if (in_run_) backend_->Kick();
+}
+
+void VcpuThread::StartUp(uint8_t vector) {
+  absl::MutexLock lock(&mu_);
+  if (!waiting_for_sipi_) return;
+  waiting_for_sipi_ = false;
+  work_.push_back([vector](VcpuBackend& b) {
+    // The state after INIT and a start-up IPI (Intel SDM vol. 3, 9.1.1 and
+    // 9.4.4): real mode, CS = vector << 8, IP = 0, flat 64 KiB segments.
+    Sregs sregs;
+    if (!b.GetSregs(sregs).ok()) return;
+    auto real_segment = [](uint16_t selector, uint8_t type) {
+      Segment seg{};
+      seg.selector = selector;
+      seg.base = static_cast<uint64_t>(selector) << 4;
+      seg.limit = 0xffff;
+      seg.type = type;
+      seg.present = 1;
+      seg.s = 1;
+      return seg;
+    };
+    sregs.cs = real_segment(static_cast<uint16_t>(vector) << 8, 0xb);
+    sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = real_segment(0, 0x3);
+    sregs.cr0 = kCr0Et | (1u << 29) | (1u << 30);  // ET, NW, CD
+    sregs.cr2 = sregs.cr3 = sregs.cr4 = 0;
+    sregs.efer = 0;
+    sregs.gdt = {0, 0xffff};
+    sregs.idt = {0, 0xffff};
+    Regs regs{};
+    regs.rflags = kRflagsReserved1;
+    if (!b.SetSregs(sregs).ok() || !b.SetRegs(regs).ok() ||
+        !b.ResetFpu().ok()) {
+      SKIFF_LOG(kError, "vcpu%d: cannot enter the start-up state", b.index());
+    }
+  });
+  halted_ = false;
 }
 
 absl::Status VcpuThread::RunSync(std::function<absl::Status(VcpuBackend&)> fn) {
@@ -128,6 +172,7 @@ void VcpuThread::Loop() {
 
   for (;;) {
     std::deque<Work> work;
+    uint64_t wakes_before = 0;
     {
       absl::MutexLock lock(&mu_);
       auto has_something = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -139,6 +184,7 @@ void VcpuThread::Loop() {
       if (stop_) break;
       work.swap(work_);
       if (work.empty()) in_run_ = true;
+      wakes_before = wakes_;
     }
     if (!work.empty()) {
       for (Work& w : work) w(*backend_);
@@ -149,6 +195,10 @@ void VcpuThread::Loop() {
     {
       absl::MutexLock lock(&mu_);
       in_run_ = false;
+      if (exit.ok() && exit->kind == VcpuExit::Kind::kHalt &&
+          wakes_ == wakes_before) {
+        halted_ = true;
+      }
     }
     exits_.fetch_add(1, std::memory_order_relaxed);
     if (!exit.ok()) {
@@ -180,12 +230,8 @@ bool VcpuThread::HandleExit(const VcpuExit& exit) {
   switch (exit.kind) {
     case Kind::kInterrupted:
     case Kind::kDebug:
+    case Kind::kHalt:  // parked by Loop()
       return true;
-    case Kind::kHalt: {
-      absl::MutexLock lock(&mu_);
-      halted_ = true;
-      return true;
-    }
     case Kind::kReset:
       control_.RequestStop(devices::StopReason::kReset, 0);
       return false;

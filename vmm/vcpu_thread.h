@@ -36,9 +36,9 @@ inline constexpr int kExitVmmError = 8;
 class VcpuThread {
  public:
   struct Options {
-    // Start halted (an application processor waiting for its start-up IPI
-    // under a backend that does not model that itself).
-    bool start_halted = false;
+    // Start waiting for a start-up IPI (an application processor under a
+    // backend that does not model that wait itself).
+    bool wait_for_sipi = false;
     std::vector<int> affinity;  // host CPUs; empty = any
   };
 
@@ -64,6 +64,12 @@ class VcpuThread {
   void Kick() ABSL_LOCKS_EXCLUDED(mu_);
   // Ends a halt: an interrupt may now be pending for the vCPU. Any thread.
   void Wake() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // INIT: the vCPU stops and waits for a start-up IPI. Any thread.
+  void Init() ABSL_LOCKS_EXCLUDED(mu_);
+  // Start-up IPI: a vCPU waiting for one starts in real mode at physical
+  // address vector << 12; otherwise ignored, as on hardware. Any thread.
+  void StartUp(uint8_t vector) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Runs `fn` on the vCPU thread between two Run() calls and returns its
   // result. Fails if the thread is not running. Any thread but its own.
@@ -96,6 +102,10 @@ class VcpuThread {
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
   bool parked_ ABSL_GUARDED_BY(mu_) = false;
   bool halted_ ABSL_GUARDED_BY(mu_) = false;
+  bool waiting_for_sipi_ ABSL_GUARDED_BY(mu_) = false;
+  // Counts Wake() calls, so a wake that races with the guest's HLT is not
+  // lost: a halt only parks the vCPU if no wake came during that Run().
+  uint64_t wakes_ ABSL_GUARDED_BY(mu_) = 0;
   bool in_run_ ABSL_GUARDED_BY(mu_) = false;
   bool running_ ABSL_GUARDED_BY(mu_) = false;
 

@@ -109,6 +109,23 @@ TEST_P(GuestTest, BreakpointAtCpl0) {
   EXPECT_THAT(r.out, HasSubstr("breakpoint ok"));
 }
 
+TEST_P(GuestTest, DeviceInterruptReachesTheGuest) {
+  ProcessResult r = Run("irq");
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("irq4 ok"));
+}
+
+TEST_P(GuestTest, SecondVcpuStartsWithInitAndSipi) {
+  ProcessResult r = Run("smp", {"--cpus", "2"});
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("ap up"));
+}
+
+TEST_P(GuestTest, SipiToAMissingVcpuStartsNothing) {
+  ProcessResult r = Run("smp", {"--cpus", "1"});
+  EXPECT_EQ(r.exit_status, (5 << 1) | 1) << r.out << r.err;
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, GuestTest, ::testing::Values("kvm", "tcg"),
                          [](const auto& info) { return info.param; });
 
