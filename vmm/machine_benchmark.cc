@@ -98,18 +98,24 @@ void BM_GuestIntegerLoop(benchmark::State& state, Accel accel) {
 }
 
 BENCHMARK_CAPTURE(BM_TinyGuestLifecycle, tcg, Accel::kTcg)
-    ->Unit(benchmark::kMillisecond);
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_TinyGuestLifecycle, kvm, Accel::kKvm)
-    ->Unit(benchmark::kMillisecond);
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_PioExitRoundTrip, tcg, Accel::kTcg)
-    ->Unit(benchmark::kMillisecond);
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_PioExitRoundTrip, kvm, Accel::kKvm)
-    ->Unit(benchmark::kMillisecond);
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_GuestIntegerLoop, tcg, Accel::kTcg)
     ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
     ->Iterations(3);
 BENCHMARK_CAPTURE(BM_GuestIntegerLoop, kvm, Accel::kKvm)
     ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
     ->Iterations(3);
 
 }  // namespace
