@@ -34,7 +34,9 @@ class GuestTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     if (GetParam() == "kvm" &&
         !absl::StrContains(ProbeOutput(), "kvm=usable")) {
-      GTEST_SKIP() << "KVM is not usable on this host: " << ProbeOutput();
+      std::string first_line =
+          ProbeOutput().substr(0, ProbeOutput().find('\n'));
+      GTEST_SKIP() << "KVM is not usable on this host: " << first_line;
     }
   }
 
