@@ -165,7 +165,8 @@ def run_fuzzers():
     seconds = os.environ.get("SKIFF_FUZZ_SECONDS", "20")
     for exe in sorted(os.listdir(d)):
         path = os.path.join(d, exe)
-        if not (exe.startswith("fuzz_") and os.access(path, os.X_OK)):
+        if not (exe.startswith("fuzz_") and os.path.isfile(path)
+                and os.access(path, os.X_OK)):
             continue
         with tempfile.TemporaryDirectory() as corpus:
             p = run([path, f"-max_total_time={seconds}", "-seed=1", "-rss_limit_mb=2048", corpus])
