@@ -8,6 +8,7 @@
 #define SKIFF_BASE_STATUS_MACROS_H_
 
 #include <cerrno>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -17,6 +18,12 @@ namespace skiff {
 
 // Builds a status from errno (or `err`) whose message is "<op>: <strerror>".
 absl::Status ErrnoStatus(std::string_view op, int err = errno);
+
+// `text` with control characters written as \xNN, so that a message that
+// quotes untrusted input (a flag value, a file name) stays on one line.
+std::string OneLine(std::string_view text);
+// The same status with its message passed through OneLine.
+absl::Status OneLineStatus(const absl::Status& status);
 
 }  // namespace skiff
 

@@ -13,6 +13,7 @@
 
 #include "absl/time/clock.h"
 #include "base/log.h"
+#include "base/status_macros.h"
 #include "vmm/accel.h"
 #include "vmm/machine.h"
 #include "vmm/run_flags.h"
@@ -40,7 +41,8 @@ int ExitStatusFor(const absl::Status& status) {
 }
 
 int Fail(const absl::Status& status, int exit_status) {
-  std::fprintf(stderr, "skiff: %s\n", std::string(status.message()).c_str());
+  std::fprintf(stderr, "skiff: %s\n",
+               skiff::OneLine(std::string(status.message())).c_str());
   return exit_status;
 }
 
@@ -99,6 +101,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::fprintf(stderr, "skiff: unknown command '%s' (try skiff --help)\n",
-               command.c_str());
+               skiff::OneLine(command).c_str());
   return skiff::kExitUsage;
 }

@@ -94,7 +94,10 @@ absl::StatusOr<LogLevel> ParseLogLevel(const std::string& value) {
 
 }  // namespace
 
-absl::StatusOr<RunFlags> ParseRunFlags(const std::vector<std::string>& args) {
+namespace {
+
+absl::StatusOr<RunFlags> ParseRunFlagsImpl(
+    const std::vector<std::string>& args) {
   RunFlags flags;
   VmConfig& config = flags.config;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -158,6 +161,14 @@ absl::StatusOr<RunFlags> ParseRunFlags(const std::vector<std::string>& args) {
   }
   if (flags.help) return flags;
   SKIFF_RETURN_IF_ERROR(config.Validate());
+  return flags;
+}
+
+}  // namespace
+
+absl::StatusOr<RunFlags> ParseRunFlags(const std::vector<std::string>& args) {
+  absl::StatusOr<RunFlags> flags = ParseRunFlagsImpl(args);
+  if (!flags.ok()) return OneLineStatus(flags.status());
   return flags;
 }
 

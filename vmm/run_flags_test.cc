@@ -61,6 +61,7 @@ TEST(ParseRunFlags, BadValuesGiveOneLineNamingTheFlag) {
            {{"--kernel"}, "needs a value"},
            {{"kernel"}, "unexpected argument"},
            {{}, "no kernel"},
+           {{"--kernel", "k", "--accel", "kvm\nsecond line"}, "\\x0a"},
        }) {
     auto f = ParseRunFlags(c.args);
     ASSERT_FALSE(f.ok()) << c.needle;
