@@ -183,18 +183,21 @@ absl::Status Machine::Start() {
   return console_->StartInput(*serial_, *this);
 }
 
+VcpuThread* Machine::VcpuAt(int cpu) {
+  if (cpu < 0 || cpu >= static_cast<int>(vcpus_.size())) return nullptr;
+  return vcpus_[cpu].get();
+}
+
 void Machine::Wake(int cpu) {
-  if (cpu >= 0 && cpu < static_cast<int>(vcpus_.size())) vcpus_[cpu]->Wake();
+  if (VcpuThread* v = VcpuAt(cpu)) v->Wake();
 }
 
 void Machine::InitCpu(int cpu) {
-  if (cpu >= 0 && cpu < static_cast<int>(vcpus_.size())) vcpus_[cpu]->Init();
+  if (VcpuThread* v = VcpuAt(cpu)) v->Init();
 }
 
 void Machine::StartCpu(int cpu, uint8_t vector) {
-  if (cpu >= 0 && cpu < static_cast<int>(vcpus_.size())) {
-    vcpus_[cpu]->StartUp(vector);
-  }
+  if (VcpuThread* v = VcpuAt(cpu)) v->StartUp(vector);
 }
 
 void Machine::RequestStop(devices::StopReason reason, int exit_status) {

@@ -85,6 +85,8 @@ class Machine final : public devices::MachineControl,
   absl::Status CreateDevices();
   absl::Status LoadKernelAndCreateVcpus(bool in_kernel_irqchip);
   void StopAll();
+  // The vCPU with that index, or null for an index the guest made up.
+  VcpuThread* VcpuAt(int cpu);
 
   // Constant after Create.
   const VmConfig config_;
