@@ -28,6 +28,8 @@
 
 namespace skiff {
 
+class GuestClock;
+
 // Device accesses made by a running vCPU. Implementations must be safe to
 // call from several vCPU threads at once (each device guards its state).
 class VcpuIo {
@@ -120,6 +122,16 @@ class VcpuBackend {
   // Resets the x87/SSE state to its power-on values (FCW 0x37f, MXCSR 0x1f80).
   virtual absl::Status ResetFpu() = 0;
 
+  // Makes every later Run() return kInterrupted after at most
+  // `instructions` guest instructions (0: no limit), so that several vCPUs
+  // can take turns on one host thread. Only a backend that counts
+  // instructions (the interpreter) can.
+  virtual absl::Status SetTimeSlice(uint64_t instructions) {
+    (void)instructions;
+    return absl::UnimplementedError(
+        "this vCPU backend cannot run for a number of instructions");
+  }
+
   // Attaches a userspace interrupt controller. Backends with an in-kernel
   // irqchip do not take one.
   virtual absl::Status SetInterruptSource(InterruptSource* source) {
@@ -153,6 +165,11 @@ class VmBackend {
       int index) = 0;
   virtual absl::StatusOr<std::unique_ptr<IrqLine>> CreateIrqLine(
       uint32_t gsi) = 0;
+  // The machine's time base (base/guest_clock.h), for a backend that keeps
+  // the guest TSC itself (the interpreter), so that RDTSC agrees with the
+  // userspace LAPIC timers. Call before CreateVcpu; the clock must outlive
+  // the backend. Backends whose TSC the host provides ignore it.
+  virtual void SetGuestClock(const GuestClock& clock) { (void)clock; }
 };
 
 }  // namespace skiff

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "base/guest_clock.h"
 #include "base/guest_memory.h"
 #include "base/vcpu_backend.h"
 #include "base/x86_state.h"
@@ -128,6 +129,8 @@ struct CpuState {
   uint64_t tsc_deadline = 0, sysenter_cs = 0, sysenter_esp = 0,
            sysenter_eip = 0;
   int64_t tsc_offset = 0;
+  // kvmclock MSRs (tcg/pvclock.h): the last values written.
+  uint64_t kvm_system_time = 0, kvm_wall_clock = 0;
   uint64_t dr[8] = {0, 0, 0, 0, 0, 0, 0xffff0ff0, 0x400};
   int vcpu_index = 0;  // CPUID initial APIC ID
 
@@ -202,6 +205,9 @@ class Cpu {
   }
   VcpuIo* io = nullptr;
   InterruptSource* irq = nullptr;
+  // The machine's time base: RDTSC, IA32_TSC and the CPUID frequency
+  // leaves follow it (set by TcgVcpu; never null while running).
+  const GuestClock* clock = nullptr;
   const std::atomic<bool>* kick = nullptr;
 
   const GuestMemory& memory() const { return memory_; }

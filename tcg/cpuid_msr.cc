@@ -1,10 +1,10 @@
 #include "tcg/cpuid_msr.h"
 
-#include <x86intrin.h>
-
 #include <cstring>
+#include <numeric>
 
 #include "tcg/flags.h"
+#include "tcg/pvclock.h"
 
 namespace skiff::tcg {
 namespace {
@@ -16,20 +16,42 @@ uint32_t Str4(const char* s) {
 }
 
 // CPUID.1:EDX (Intel SDM vol. 2, table 3-11).
+// APIC: the machine attaches a userspace local APIC to every interpreter
+// vCPU (devices/irqchip); without this bit Linux stays in PIC mode and
+// brings up one CPU.
 constexpr uint32_t kEdxFpu = 1u << 0, kEdxPse = 1u << 3, kEdxTsc = 1u << 4,
                    kEdxMsr = 1u << 5, kEdxPae = 1u << 6, kEdxCx8 = 1u << 8,
-                   kEdxPge = 1u << 13, kEdxCmov = 1u << 15, kEdxPat = 1u << 16;
+                   kEdxApic = 1u << 9, kEdxPge = 1u << 13, kEdxCmov = 1u << 15,
+                   kEdxPat = 1u << 16;
 // x87, MMX, FXSAVE/FXRSTOR, SSE, SSE2: ops_x87.cc, ops_sse*.cc. No SSE3+,
 // no XSAVE/AVX (not implemented, so not advertised).
 constexpr uint32_t kEdxMmx = 1u << 23, kEdxFxsr = 1u << 24, kEdxSse = 1u << 25,
                    kEdxSse2 = 1u << 26;
-// CPUID.1:ECX.
-constexpr uint32_t kEcxCx16 = 1u << 13, kEcxPopcnt = 1u << 23;
+// CPUID.1:ECX. TSC-deadline: the LAPIC (devices/irqchip) implements
+// IA32_TSC_DEADLINE on the same GuestClock as RDTSC, and with it Linux
+// needs no LAPIC timer calibration (apic.c calibrate_APIC_clock). Bit 31:
+// running under a hypervisor, so guests look at leaf 0x40000000.
+constexpr uint32_t kEcxCx16 = 1u << 13, kEcxPopcnt = 1u << 23,
+                   kEcxTscDeadline = 1u << 24, kEcxHypervisor = 1u << 31;
+// CPUID.80000007h:EDX bit 8: invariant TSC (SDM vol. 3, 17.17.1).
+constexpr uint32_t kPowerEdxInvariantTsc = 1u << 8;
 // CPUID.80000001h.
 constexpr uint32_t kExtEcxLahf = 1u << 0, kExtEcxAbm = 1u << 5;
 constexpr uint32_t kExtEdxSyscall = 1u << 11, kExtEdxNx = 1u << 20,
                    kExtEdxPage1g = 1u << 26, kExtEdxRdtscp = 1u << 27,
                    kExtEdxLm = 1u << 29;
+
+// The LAPIC timer's bus clock (devices/irqchip/lapic.h kBusHz), reported
+// as the leaf 0x15 crystal, so that on Intel-style guests crystal == APIC
+// bus (Linux then sets lapic_timer_period from it, tsc.c).
+constexpr uint64_t kApicBusHz = 1'000'000'000;
+// Hypervisor leaves (0x40000000.., the range Intel reserves for VMMs): the
+// max leaf and KVM's signature, because the interpreter offers KVM's
+// paravirtual clock (tcg/pvclock.h; its only KVM feature, 0x40000001), and
+// 0x40000010, the timing leaf VMware and KVM document (EAX: TSC kHz, EBX:
+// APIC bus kHz).
+constexpr uint32_t kHvLeafMax = 0x40000010;
+constexpr char kHvSignature[13] = "KVMKVMKVM\0\0\0";
 
 constexpr char kBrand[49] = "Skiff TCG x86-64 interpreter                    ";
 
@@ -40,7 +62,7 @@ CpuidResult Cpuid(const Cpu& c, uint32_t leaf, uint32_t subleaf) {
   CpuidResult r;
   switch (leaf) {
     case 0:
-      r.eax = 7;
+      r.eax = 0x16;
       r.ebx = Str4(kCpuVendor);
       r.edx = Str4(kCpuVendor + 4);
       r.ecx = Str4(kCpuVendor + 8);
@@ -49,10 +71,51 @@ CpuidResult Cpuid(const Cpu& c, uint32_t leaf, uint32_t subleaf) {
       r.eax = 0x000606f1;  // family 6, model 0x6f, stepping 1
       r.ebx = (static_cast<uint32_t>(c.s.vcpu_index) << 24) | (1u << 16) |
               (8u << 8);
-      r.ecx = kEcxCx16 | kEcxPopcnt;
+      r.ecx = kEcxCx16 | kEcxPopcnt | kEcxTscDeadline | kEcxHypervisor;
       r.edx = kEdxFpu | kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 |
-              kEdxPge | kEdxCmov | kEdxPat | kEdxMmx | kEdxFxsr | kEdxSse |
-              kEdxSse2;
+              kEdxApic | kEdxPge | kEdxCmov | kEdxPat | kEdxMmx | kEdxFxsr |
+              kEdxSse | kEdxSse2;
+      break;
+    case 0x15: {
+      // TSC/crystal ratio EBX/EAX and the crystal in Hz (SDM vol. 2, CPUID
+      // leaf 15h): TSC Hz = ECX * EBX / EAX.
+      const uint64_t tsc_hz = c.clock->tsc_hz();
+      uint64_t num = tsc_hz, den = kApicBusHz;
+      const uint64_t g = std::gcd(num, den);
+      num /= g;
+      den /= g;
+      while (num > 0xffffffff || den > 0xffffffff) {
+        num >>= 1;
+        den >>= 1;
+      }
+      if (num != 0 && den != 0) {
+        r.eax = static_cast<uint32_t>(den);
+        r.ebx = static_cast<uint32_t>(num);
+        r.ecx = static_cast<uint32_t>(kApicBusHz);
+      }
+      break;
+    }
+    case 0x16:
+      // Base and maximum frequency and bus (reference) frequency in MHz.
+      r.eax = static_cast<uint32_t>(c.clock->tsc_hz() / 1'000'000) & 0xffff;
+      r.ebx = r.eax;
+      r.ecx = static_cast<uint32_t>(kApicBusHz / 1'000'000);
+      break;
+    case 0x40000000:
+      r.eax = kHvLeafMax;
+      r.ebx = Str4(kHvSignature);
+      r.ecx = Str4(kHvSignature + 4);
+      r.edx = Str4(kHvSignature + 8);
+      break;
+    case 0x40000001:
+      r.eax = kKvmFeatureClocksource2 | kKvmFeatureClocksourceStable;
+      break;
+    case 0x40000010:
+      r.eax = static_cast<uint32_t>(c.clock->tsc_hz() / 1000);
+      r.ebx = static_cast<uint32_t>(kApicBusHz / 1000);
+      break;
+    case 0x80000007:
+      r.edx = kPowerEdxInvariantTsc;
       break;
     case 0x80000000:
       r.eax = 0x80000008;
@@ -85,7 +148,7 @@ CpuidResult Cpuid(const Cpu& c, uint32_t leaf, uint32_t subleaf) {
 }
 
 uint64_t ReadTsc(const Cpu& c) {
-  return __rdtsc() + static_cast<uint64_t>(c.s.tsc_offset);
+  return c.clock->Tsc() + static_cast<uint64_t>(c.s.tsc_offset);
 }
 
 bool ReadMsr(Cpu& c, uint32_t index, uint64_t* v) {
@@ -142,6 +205,12 @@ bool ReadMsr(Cpu& c, uint32_t index, uint64_t* v) {
     case kMsrTscAux:
       *v = s.tsc_aux;
       return true;
+    case kMsrKvmSystemTimeNew:
+      *v = s.kvm_system_time;
+      return true;
+    case kMsrKvmWallClockNew:
+      *v = s.kvm_wall_clock;
+      return true;
     default:
       return false;
   }
@@ -152,7 +221,7 @@ bool WriteMsr(Cpu& c, uint32_t index, uint64_t v) {
   auto canonical = [&c](uint64_t a) { return c.IsCanonical(a); };
   switch (index) {
     case kMsrIa32Tsc:
-      s.tsc_offset = static_cast<int64_t>(v - __rdtsc());
+      s.tsc_offset = static_cast<int64_t>(v - c.clock->Tsc());
       return true;
     case kMsrIa32ApicBase:
       s.apic_base = v;
@@ -215,6 +284,16 @@ bool WriteMsr(Cpu& c, uint32_t index, uint64_t v) {
       return true;
     case kMsrTscAux:
       s.tsc_aux = v & 0xffffffff;
+      return true;
+    case kMsrKvmSystemTimeNew:
+      // Bit 0 enables; the structure is written once (pvclock.h). KVM
+      // ignores an address outside RAM, so does this.
+      s.kvm_system_time = v;
+      if (v & 1) WritePvclockTimeInfo(c, v & ~1ull);
+      return true;
+    case kMsrKvmWallClockNew:
+      s.kvm_wall_clock = v;
+      WritePvclockWallClock(c, v);
       return true;
     default:
       return false;

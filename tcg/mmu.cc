@@ -286,8 +286,10 @@ bool Cpu::HostPtrForRmw(int seg, uint64_t off, int size, uint8_t** host) {
   if ((lin & 0xfff) + size > 4096) {
     // Split: check both pages are writable; the caller falls back to a
     // non-atomic read-modify-write (a split lock on real hardware).
+    // A fault on the second page reports its first byte in CR2, as the
+    // plain split accesses above do.
     if (!Translate(lin, kAccWrite, user, &e)) return false;
-    return Translate(lin + size - 1, kAccWrite, user, &e);
+    return Translate(lin + (4096 - (lin & 0xfff)), kAccWrite, user, &e);
   }
   if (!Translate(lin, kAccWrite, user, &e)) return false;
   if (e->host != nullptr) {

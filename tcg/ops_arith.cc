@@ -303,6 +303,16 @@ ExecStatus OpCwd(Cpu& c, const Insn& i) {
 ExecStatus OpXadd(Cpu& c, const Insn& i) {
   const int size = i.opsize;
   const uint64_t b = c.GetR(i, size);
+  if (i.mod == 3) {
+    // TEMP = SRC + DEST; SRC = DEST; DEST = TEMP (SDM vol. 2, XADD): with
+    // the same register for both, the sum is what remains.
+    uint64_t a;
+    c.ReadRm(i, size, &a);
+    const uint64_t sum = Alu(c, 0, size, a, b);
+    c.SetR(i, size, a);
+    c.WriteRm(i, size, sum);
+    return ExecStatus::kNext;
+  }
   uint64_t old = 0;
   ExecStatus st = RmwRm(c, i, size, [&](uint64_t a) {
     old = a;

@@ -93,6 +93,21 @@ uint64_t Shift(Cpu& c, int op, int size, uint64_t a, unsigned cnt) {
   return r;
 }
 
+// A shift, rotate or double shift whose masked count is 0: flags and value
+// are unchanged, but it is still a read-modify-write. A 32-bit register
+// destination is written, so bits 63:32 are cleared as by any 32-bit
+// register write (Intel SDM vol. 1, 3.4.1.1), and a memory operand is
+// checked for writing (#PF with W=1), as hardware does.
+ExecStatus ShiftByZero(Cpu& c, const Insn& i, int size) {
+  if (i.mod == 3) {
+    if (size == 4) c.SetReg(i.rm, 4, c.Reg(i.rm, 4));
+    return ExecStatus::kNext;
+  }
+  uint8_t* host;
+  return c.HostPtrForRmw(i.seg, c.EffAddr(i), size, &host) ? ExecStatus::kNext
+                                                           : ExecStatus::kFault;
+}
+
 }  // namespace
 
 ExecStatus OpGrp2(Cpu& c, const Insn& i) {
@@ -108,11 +123,7 @@ ExecStatus OpGrp2(Cpu& c, const Insn& i) {
   }
   cnt &= size == 8 ? 63 : 31;
   const int op = i.reg & 7;
-  if (cnt == 0) {
-    // Flags unchanged, but a memory operand is still checked.
-    uint64_t v;
-    return c.ReadRm(i, size, &v) ? ExecStatus::kNext : ExecStatus::kFault;
-  }
+  if (cnt == 0) return ShiftByZero(c, i, size);
   return RmwRm(c, i, size,
                [&](uint64_t a) { return Shift(c, op, size, a, cnt); });
 }
@@ -125,10 +136,7 @@ ExecStatus DoubleShift(Cpu& c, const Insn& i, bool left) {
   unsigned cnt = (i.op & 1) ? static_cast<unsigned>(c.s.gpr[kRcx])
                             : static_cast<unsigned>(i.imm);
   cnt &= size == 8 ? 63 : 31;
-  if (cnt == 0) {
-    uint64_t v;
-    return c.ReadRm(i, size, &v) ? ExecStatus::kNext : ExecStatus::kFault;
-  }
+  if (cnt == 0) return ShiftByZero(c, i, size);
   const uint64_t src = c.GetR(i, size);
   return RmwRm(c, i, size, [&](uint64_t a) {
     const uint64_t m = SizeMask(size);

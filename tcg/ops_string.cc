@@ -110,10 +110,11 @@ ExecStatus OpScas(Cpu& c, const Insn& i) {
 }
 
 ExecStatus OpIns(Cpu& c, const Insn& i) {
-  if (!IoAllowed(c)) return c.Gp0();
   const int size = i.opsize == 8 ? 4 : i.opsize, as = i.addrsize;
   const int64_t step = Step(c, size);
   const uint16_t port = static_cast<uint16_t>(c.s.gpr[kRdx]);
+  if (ExecStatus st = CheckIoPermission(c, port, size); st != ExecStatus::kNext)
+    return st;
   return Repeat(c, i, false, [&] {
     uint8_t* h;
     // Check the destination before the port read has side effects.
@@ -127,10 +128,11 @@ ExecStatus OpIns(Cpu& c, const Insn& i) {
 }
 
 ExecStatus OpOuts(Cpu& c, const Insn& i) {
-  if (!IoAllowed(c)) return c.Gp0();
   const int size = i.opsize == 8 ? 4 : i.opsize, as = i.addrsize;
   const int64_t step = Step(c, size);
   const uint16_t port = static_cast<uint16_t>(c.s.gpr[kRdx]);
+  if (ExecStatus st = CheckIoPermission(c, port, size); st != ExecStatus::kNext)
+    return st;
   return Repeat(c, i, false, [&] {
     uint64_t v;
     if (!c.Read(i.seg, c.Reg(kRsi, as), size, &v)) return false;

@@ -14,6 +14,10 @@ namespace {
 
 bool Cpl0(const Cpu& c) { return c.s.cpl == 0; }
 
+bool ApicMsr(uint32_t index) {
+  return index == kMsrIa32TscDeadline || index == kMsrIa32ApicBase;
+}
+
 // CR4 bits this model accepts: VME..OSXMMEXCPT (0-10) minus VME/PVI.
 constexpr uint64_t kCr4Allowed = 0x7fc;
 
@@ -46,22 +50,44 @@ ExecStatus OpHlt(Cpu& c, const Insn&) {
   return ExecStatus::kHalt;
 }
 
+ExecStatus CheckIoPermission(Cpu& c, uint16_t port, int size) {
+  if (!c.s.protected_mode) return ExecStatus::kNext;
+  if (c.s.cpl <= ((c.Rflags() & kFlagIopl) >> 12)) return ExecStatus::kNext;
+  // The bitmap starts at the 16-bit offset at TSS+0x66; two bytes are read
+  // so an access spanning a byte boundary is covered, and both must lie
+  // within the TSS limit. A 16-bit TSS (type 1/3) has no bitmap.
+  const Segment& tr = c.s.tr;
+  if (tr.type != 9 && tr.type != 11) return c.Gp0();
+  if (tr.limit < 0x67) return c.Gp0();
+  uint64_t map_base = 0;
+  if (!c.ReadLin(tr.base + 0x66, 2, &map_base, false))
+    return ExecStatus::kFault;
+  const uint64_t offset = map_base + port / 8;
+  if (offset + 1 > tr.limit) return c.Gp0();
+  uint64_t bits = 0;
+  if (!c.ReadLin(tr.base + offset, 2, &bits, false)) return ExecStatus::kFault;
+  const uint64_t mask = ((1u << size) - 1) << (port & 7);
+  return (bits & mask) == 0 ? ExecStatus::kNext : c.Gp0();
+}
+
 ExecStatus OpIn(Cpu& c, const Insn& i) {
-  if (!IoAllowed(c)) return c.Gp0();
   const int size = i.opsize == 8 ? 4 : i.opsize;
   const int opb = i.op & 0xff;
   const uint16_t port = opb >= 0xec ? static_cast<uint16_t>(c.s.gpr[kRdx])
                                     : static_cast<uint16_t>(i.imm & 0xff);
+  if (ExecStatus st = CheckIoPermission(c, port, size); st != ExecStatus::kNext)
+    return st;
   c.SetReg(kRax, size, PortIn(c, port, size));
   return ExecStatus::kNext;
 }
 
 ExecStatus OpOut(Cpu& c, const Insn& i) {
-  if (!IoAllowed(c)) return c.Gp0();
   const int size = i.opsize == 8 ? 4 : i.opsize;
   const int opb = i.op & 0xff;
   const uint16_t port = opb >= 0xec ? static_cast<uint16_t>(c.s.gpr[kRdx])
                                     : static_cast<uint16_t>(i.imm & 0xff);
+  if (ExecStatus st = CheckIoPermission(c, port, size); st != ExecStatus::kNext)
+    return st;
   PortOut(c, port, size, c.Reg(kRax, size));
   return ExecStatus::kNext;
 }
@@ -87,8 +113,17 @@ ExecStatus OpRdtsc(Cpu& c, const Insn&) {
 
 ExecStatus OpRdmsr(Cpu& c, const Insn&) {
   if (!Cpl0(c)) return c.Gp0();
-  uint64_t v;
-  if (!ReadMsr(c, static_cast<uint32_t>(c.s.gpr[kRcx]), &v)) return c.Gp0();
+  const uint32_t index = static_cast<uint32_t>(c.s.gpr[kRcx]);
+  uint64_t v = 0;
+  // IA32_TSC_DEADLINE and IA32_APIC_BASE belong to the local APIC when one
+  // is attached (the first arms its timer); the interpreter's own copies
+  // only serve machines without one. MSRs the interpreter does not know
+  // (x2APIC) go to the VMM.
+  const bool apic_first = ApicMsr(index) && c.io != nullptr;
+  if (!(apic_first && c.io->MsrRead(index, v)) && !ReadMsr(c, index, &v) &&
+      !(c.io != nullptr && c.io->MsrRead(index, v))) {
+    return c.Gp0();
+  }
   c.s.gpr[kRax] = v & 0xffffffff;
   c.s.gpr[kRdx] = v >> 32;
   return ExecStatus::kNext;
@@ -97,7 +132,13 @@ ExecStatus OpRdmsr(Cpu& c, const Insn&) {
 ExecStatus OpWrmsr(Cpu& c, const Insn&) {
   if (!Cpl0(c)) return c.Gp0();
   const uint64_t v = (c.s.gpr[kRdx] << 32) | (c.s.gpr[kRax] & 0xffffffff);
-  if (!WriteMsr(c, static_cast<uint32_t>(c.s.gpr[kRcx]), v)) return c.Gp0();
+  const uint32_t index = static_cast<uint32_t>(c.s.gpr[kRcx]);
+  // See OpRdmsr for the order.
+  const bool apic_first = ApicMsr(index) && c.io != nullptr;
+  if (!(apic_first && c.io->MsrWrite(index, v)) && !WriteMsr(c, index, v) &&
+      !(c.io != nullptr && c.io->MsrWrite(index, v))) {
+    return c.Gp0();
+  }
   return ExecStatus::kNext;
 }
 
@@ -181,6 +222,38 @@ ExecStatus OpWbinvd(Cpu& c, const Insn&) {
   return Cpl0(c) ? ExecStatus::kNext : c.Gp0();
 }
 
+// VERR/VERW (Intel SDM vol. 2B): whether the segment `sel` names may be read
+// (VERR) or written (VERW) at the current privilege. A selector outside its
+// table or naming a system descriptor just answers no; only reading the
+// descriptor can fault. Linux's MDS mitigation executes VERW on every return
+// to user mode. Returns false with a fault pending.
+bool VerifySegment(Cpu& c, uint16_t sel, bool write, bool* ok) {
+  *ok = false;
+  if ((sel & 0xfffc) == 0) return true;
+  const bool ldt = (sel & 4) != 0;
+  if (ldt && c.s.ldt.unusable) return true;
+  const uint64_t base = ldt ? c.s.ldt.base : c.s.gdt.base;
+  const uint64_t limit = ldt ? c.s.ldt.limit : c.s.gdt.limit;
+  if ((sel & 0xfff8u) + 7u > limit) return true;
+  uint64_t lo = 0;
+  if (!c.ReadLin(base + (sel & 0xfff8), 8, &lo, false)) return false;
+  const Segment seg = SegmentFromDescriptor(lo, sel);
+  if (!seg.s) return true;
+  const bool code = (seg.type & 8) != 0;
+  const bool conforming = code && (seg.type & 4) != 0;
+  if (!conforming) {
+    const uint32_t rpl = sel & 3;
+    const uint32_t cpl = c.s.cpl;
+    if (seg.dpl < (rpl > cpl ? rpl : cpl)) return true;
+  }
+  if (write) {
+    *ok = !code && (seg.type & 2) != 0;
+  } else {
+    *ok = !code || (seg.type & 2) != 0;
+  }
+  return true;
+}
+
 ExecStatus OpGrp6(Cpu& c, const Insn& i) {
   const int sub = i.reg & 7;
   if (!c.s.protected_mode) return c.Ud();
@@ -231,8 +304,19 @@ ExecStatus OpGrp6(Cpu& c, const Insn& i) {
       c.s.tr = seg;
       return ExecStatus::kNext;
     }
+    case 4:    // VERR
+    case 5: {  // VERW
+      uint64_t sel;
+      if (!c.ReadRm(i, 2, &sel)) return ExecStatus::kFault;
+      bool ok = false;
+      if (!VerifySegment(c, static_cast<uint16_t>(sel), sub == 5, &ok)) {
+        return ExecStatus::kFault;
+      }
+      c.SetArith(kFlagZf, ok ? kFlagZf : 0);
+      return ExecStatus::kNext;
+    }
     default:
-      return c.Ud();  // VERR/VERW are not implemented
+      return c.Ud();
   }
 }
 
@@ -254,6 +338,15 @@ ExecStatus OpGrp7(Cpu& c, const Insn& i) {
       s.gpr[kRax] = t & 0xffffffff;
       s.gpr[kRdx] = t >> 32;
       s.gpr[kRcx] = s.tsc_aux & 0xffffffff;
+      return ExecStatus::kNext;
+    }
+    if (modrm == 0xc1 || modrm == 0xd9) {  // VMCALL, VMMCALL
+      // KVM's hypercall ABI (Documentation/virt/kvm/x86/hypercalls.rst),
+      // offered with kvmclock (pvclock.h): no hypercall is implemented, so
+      // every call fails as KVM fails an unknown one, -KVM_ENOSYS (-1000),
+      // or -KVM_EPERM (-1) outside CPL 0. Linux probes some (ptp_kvm) and
+      // treats ENOSYS as "not available".
+      s.gpr[kRax] = Cpl0(c) ? static_cast<uint64_t>(-1000) : ~0ull;
       return ExecStatus::kNext;
     }
     if (sub == 4) {  // SMSW r

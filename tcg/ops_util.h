@@ -7,6 +7,7 @@
 #define SKIFF_TCG_OPS_UTIL_H_
 
 #include <cstdint>
+#include <cstring>
 
 #include "tcg/cpu.h"
 #include "tcg/flags.h"
@@ -58,9 +59,18 @@ ExecStatus RmwRm(Cpu& c, const Insn& i, int size, F f, bool atomic = false) {
     return ExecStatus::kNext;
   }
   const uint64_t off = c.EffAddr(i);
+  // Translate for writing before reading: a read-modify-write faults as a
+  // write (#PF error code W=1 even when the page is not present).
+  uint8_t* h;
+  if (!c.HostPtrForRmw(i.seg, off, size, &h)) return ExecStatus::kFault;
+  if (h != nullptr && !atomic && !i.lock) {
+    uint64_t v = 0;
+    std::memcpy(&v, h, static_cast<size_t>(size));
+    v = f(v);
+    std::memcpy(h, &v, static_cast<size_t>(size));
+    return ExecStatus::kNext;
+  }
   if (atomic || i.lock) {
-    uint8_t* h;
-    if (!c.HostPtrForRmw(i.seg, off, size, &h)) return ExecStatus::kFault;
     if (h != nullptr && (reinterpret_cast<uintptr_t>(h) & (size - 1)) == 0) {
       switch (size) {
         case 1:
@@ -100,12 +110,11 @@ inline void PortOut(Cpu& c, uint16_t port, int size, uint64_t v) {
                    absl::MakeConstSpan(reinterpret_cast<uint8_t*>(&v), size));
   }
 }
-// IN/OUT/INS/OUTS privilege: CPL <= IOPL (or real mode). The TSS I/O
-// permission bitmap is not consulted: a CPL 3 access with IOPL < 3 faults.
-inline bool IoAllowed(const Cpu& c) {
-  if (!c.s.protected_mode) return true;
-  return c.s.cpl <= ((c.Rflags() & kFlagIopl) >> 12);
-}
+// IN/OUT/INS/OUTS privilege (Intel SDM vol. 1, 19.5): allowed in real mode
+// or when CPL <= IOPL; otherwise only when the bits of every accessed port
+// are clear in the TSS's I/O permission bitmap. Returns kNext when allowed,
+// kFault when reading the bitmap faulted, and #GP(0) otherwise.
+ExecStatus CheckIoPermission(Cpu& c, uint16_t port, int size);
 
 // SF ZF PF of a result (CF OF AF cleared), for eagerly computed flags.
 inline uint64_t SzpFlags(uint64_t res, int size) {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "base/guest_clock.h"
 #include "base/guest_memory.h"
 #include "base/vcpu_backend.h"
 #include "tcg/block_cache.h"
@@ -49,9 +50,20 @@ class TcgVcpu : public VcpuBackend {
     cpu_.irq = source;
     return absl::OkStatus();
   }
+  // The clock RDTSC and IA32_TSC follow (not owned; must outlive the vCPU).
+  // Null restores the vCPU's own MonotonicGuestClock. vCPUs of one machine
+  // share the machine's clock so their TSCs agree with each other and with
+  // the LAPIC timers.
+  void set_guest_clock(const GuestClock* clock) {
+    cpu_.clock = clock != nullptr ? clock : &own_clock_;
+  }
   // Makes Run() return kInterrupted after `n` more instructions (0: no
   // limit). For fuzzing and deterministic runs.
   void set_instruction_limit(uint64_t n) { insn_limit_ = n; }
+  absl::Status SetTimeSlice(uint64_t instructions) override {
+    set_instruction_limit(instructions);
+    return absl::OkStatus();
+  }
   uint64_t instructions_retired() const { return retired_; }
   // With false, every instruction runs through the one-at-a-time path with
   // the generic handlers (for tests comparing the two; default true).
@@ -80,6 +92,7 @@ class TcgVcpu : public VcpuBackend {
   DecodeCache cache_;
   BlockCache blocks_;
   Insn scratch_;  // decode target for instructions not served by the cache
+  MonotonicGuestClock own_clock_;
   Cpu cpu_;
   std::atomic<bool> kick_{false};
   uint64_t insn_limit_ = 0;

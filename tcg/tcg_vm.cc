@@ -21,16 +21,19 @@ absl::StatusOr<std::unique_ptr<VcpuBackend>> TcgVm::CreateVcpu(int index) {
                                                    " out of range [0, ",
                                                    options_.num_vcpus, ")"));
   }
+  const GuestClock* clock;
   {
     absl::MutexLock lock(&mu_);
+    clock = clock_;
     if (created_[static_cast<size_t>(index)]) {
       return absl::AlreadyExistsError(
           absl::StrCat("tcg: vcpu ", index, " already created"));
     }
     created_[static_cast<size_t>(index)] = true;
   }
-  return std::unique_ptr<VcpuBackend>(
-      std::make_unique<TcgVcpu>(memory_, index, &code_epoch_));
+  auto vcpu = std::make_unique<TcgVcpu>(memory_, index, &code_epoch_);
+  vcpu->set_guest_clock(clock);
+  return std::unique_ptr<VcpuBackend>(std::move(vcpu));
 }
 
 absl::StatusOr<std::unique_ptr<IrqLine>> TcgVm::CreateIrqLine(uint32_t gsi) {

@@ -20,6 +20,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "base/guest_clock.h"
 #include "base/guest_memory.h"
 #include "base/vcpu_backend.h"
 
@@ -27,6 +28,10 @@ namespace skiff::tcg {
 
 struct TcgOptions {
   int num_vcpus = 1;
+  // The machine's time base for RDTSC (not owned; must outlive the VM and
+  // its vCPUs). Null: the VM creates its own MonotonicGuestClock, shared by
+  // all its vCPUs.
+  const GuestClock* clock = nullptr;
 };
 
 // A GSI input that records its level. Thread-safe.
@@ -55,6 +60,12 @@ class TcgVm : public VmBackend {
   // Returns a TcgIrqLine (see the file comment: it delivers nothing yet).
   absl::StatusOr<std::unique_ptr<IrqLine>> CreateIrqLine(uint32_t gsi) override;
 
+  // Replaces the clock of vCPUs created from now on (see TcgOptions::clock).
+  void SetGuestClock(const GuestClock& clock) override {
+    absl::MutexLock lock(&mu_);
+    clock_ = &clock;
+  }
+
   // Drops every vCPU's decoded-instruction cache at its next Run(). Not
   // needed for correctness (cached decodes are re-validated against guest
   // RAM on every use) but cheap; call it after loading new code.
@@ -64,12 +75,15 @@ class TcgVm : public VmBackend {
   TcgVm(const GuestMemory& memory, const TcgOptions& options)
       : memory_(memory),
         options_(options),
+        clock_(options.clock != nullptr ? options.clock : &own_clock_),
         created_(static_cast<size_t>(options.num_vcpus), false) {}
 
   const GuestMemory& memory_;
   const TcgOptions options_;
   std::atomic<uint64_t> code_epoch_{0};
+  const MonotonicGuestClock own_clock_;
   absl::Mutex mu_;
+  const GuestClock* clock_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> created_ ABSL_GUARDED_BY(mu_);
 };
 

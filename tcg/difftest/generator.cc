@@ -355,9 +355,6 @@ void Gen::Shift() {
   const int byte = i.size == 1 ? 0 : 1;
   const uint32_t form = rng_.Below(3);  // by 1, by imm8, by CL
   uint8_t count = form == 0 ? 1 : Count();
-  if (o_.avoid_known_bugs && i.size == 4 && !i.rm.mem && (count & 31) == 0) {
-    count |= 1;  // known bug: no zero-extension on a zero count
-  }
   switch (form) {
     case 0:
       i.opcode = {static_cast<uint8_t>(0xd0 + byte)};
@@ -405,9 +402,6 @@ void Gen::ShiftDouble() {
   uint8_t count = Count();
   // A 16-bit SHLD/SHRD by more than 16 has an undefined result.
   if (i.size == 2 && (count & 31) > 16) count &= 15;
-  if (o_.avoid_known_bugs && i.size == 4 && !i.rm.mem && (count & 31) == 0) {
-    count |= 1;  // known bug: no zero-extension on a zero count
-  }
   if (rng_.Chance(50)) {
     i.opcode = {0x0f, static_cast<uint8_t>(right ? 0xac : 0xa4)};
     i.imm = count;
@@ -576,9 +570,6 @@ void Gen::Exchange() {
       i.opcode = {0x0f, static_cast<uint8_t>(0xc0 + byte)};
       RmOperand(i, true);
       i.reg = Reg(i.size, i.force_rex, true);
-      if (o_.avoid_known_bugs && !i.rm.mem && i.rm.reg == i.reg) {
-        i.rm = Mem(i.size);  // known bug: XADD r, r with one register
-      }
       MaybeLock(i);
       Emit(i, 0, kStatusFlags, 0);
       break;

@@ -172,6 +172,9 @@ absl::Status FlatMachine::Setup(const Options& options) {
   // TSS: RSP0 and IST1 (Intel SDM vol. 3, figure 8-11).
   SKIFF_RETURN_IF_ERROR(w64(kTssAddr + 4, kRsp0Top));
   SKIFF_RETURN_IF_ERROR(w64(kTssAddr + 0x24, kIst1Top));
+  // No I/O permission bitmap: its base (TSS+0x66) points past the limit, as
+  // Linux leaves it for a task without ioperm(), so CPL 3 port I/O faults.
+  SKIFF_RETURN_IF_ERROR(w64(kTssAddr + 0x60, uint64_t{0x68} << 48));
   // IDT: interrupt gates to stubs "mov r14, vector; hlt", DPL 3 so that
   // INT n works from user mode too.
   for (uint64_t v = 0; v < 256 && options.install_idt; ++v) {
