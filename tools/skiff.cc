@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "vmm/accel.h"
+#include "vmm/default_guest.h"
 #include "vmm/machine.h"
 #include "vmm/run_flags.h"
 
@@ -54,6 +56,16 @@ int Run(const std::vector<std::string>& args, absl::Time process_start) {
     return 0;
   }
   skiff::SetLogLevel(flags->log_level);
+  std::string default_guest_dir;
+  if (flags->config.kernel_path.empty()) {
+    const std::string dir = skiff::DefaultGuestDir(
+        [](const char* name) { return std::getenv(name); });
+    if (absl::Status st = skiff::UseDefaultGuest(dir, flags->config);
+        !st.ok()) {
+      return Fail(st, skiff::kExitUsage);
+    }
+    default_guest_dir = dir;
+  }
 
   // SIGINT and SIGTERM are taken through a signalfd by the main thread;
   // blocking them before any thread starts keeps them off the vCPU threads.
@@ -71,6 +83,14 @@ int Run(const std::vector<std::string>& args, absl::Time process_start) {
   auto machine = skiff::Machine::Create(flags->config, options);
   if (!machine.ok())
     return Fail(machine.status(), ExitStatusFor(machine.status()));
+  if (!default_guest_dir.empty()) {
+    // A newcomer's first boot says what it runs and why on this host.
+    std::fprintf(stderr,
+                 "skiff: booting the default microVM from %s with %s (%s)\n",
+                 default_guest_dir.c_str(),
+                 std::string((*machine)->backend_name()).c_str(),
+                 (*machine)->backend_reason().c_str());
+  }
   if (absl::Status st = (*machine)->Start(); !st.ok()) {
     return Fail(st, skiff::kExitVmmError);
   }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "devices/acpi/acpi_pm.h"
 #include "devices/legacy/boot_timer.h"
 #include "devices/legacy/cmos_rtc.h"
 #include "devices/legacy/debug_exit.h"
@@ -15,7 +16,11 @@
 #include "devices/legacy/offset_view.h"
 #include "devices/legacy/serial_8250.h"
 #include "vmm/accel.h"
+#include "vmm/acpi/mptable.h"
+#include "vmm/acpi/tables.h"
+#include "vmm/boot/layout.h"
 #include "vmm/boot/loader.h"
+#include "vmm/round_robin_thread.h"
 
 namespace skiff {
 namespace {
@@ -78,6 +83,8 @@ absl::Status Machine::CreateInterruptController(bool in_kernel_irqchip) {
   }
   if (in_kernel_irqchip) return absl::OkStatus();
   clock_ = std::make_unique<MonotonicGuestClock>();
+  // The interpreter's RDTSC must count on the LAPIC timers' clock.
+  backend_->SetGuestClock(*clock_);
   SKIFF_ASSIGN_OR_RETURN(irqchip_, devices::UserspaceIrqChip::Create(
                                        config_.vcpus, *clock_, *this));
   SKIFF_RETURN_IF_ERROR(irqchip_->Attach(pio_, mmio_));
@@ -135,6 +142,9 @@ absl::Status Machine::CreateDevices() {
   auto ignored = std::make_shared<devices::IgnoredPort>();
   SKIFF_RETURN_IF_ERROR(add_pio(ignored, kPostPort, 1));
   SKIFF_RETURN_IF_ERROR(add_pio(ignored, kDelayPort, 1));
+  SKIFF_RETURN_IF_ERROR(add_pio(std::make_shared<devices::AcpiPm>(*this),
+                                devices::AcpiPm::kDefaultPortBase,
+                                devices::AcpiPm::kPortCount));
 
   auto boot_timer = std::make_shared<devices::BootTimer>(
       options_.process_start, [](absl::Duration, absl::Duration) {});
@@ -144,21 +154,58 @@ absl::Status Machine::CreateDevices() {
   return absl::OkStatus();
 }
 
+absl::Status Machine::WritePlatformTables(bool in_kernel_irqchip,
+                                          boot::LoadOptions& load) {
+  // The PIT's IRQ0 reaches IOAPIC pin 2 on the userspace interrupt
+  // controller, as on PC hardware; KVM's default GSI routing wires it to
+  // pin 0.
+  const uint32_t irq0_gsi = in_kernel_irqchip ? 0 : 2;
+  acpi::PlatformConfig platform;
+  platform.num_vcpus = config_.vcpus;
+  platform.irq0_gsi = irq0_gsi;
+  platform.virtio = platform_virtio_;
+  platform.virtio_level_triggered = false;
+  SKIFF_ASSIGN_OR_RETURN(
+      acpi::AcpiLayout acpi,
+      acpi::WriteAcpiTables(*memory_, platform, boot::kAcpiTablesAddr));
+  load.rsdp_addr = acpi.rsdp_addr;
+  load.extra_reserved = acpi.e820_reserved;
+  // The MP table serves kernels without ACPI (or booted with acpi=off); it
+  // holds up to kMaxMpTableVcpus processors, and ACPI alone describes more.
+  if (config_.vcpus <= acpi::kMaxMpTableVcpus) {
+    acpi::MpTableConfig mp;
+    mp.num_vcpus = config_.vcpus;
+    mp.irq0_pin = static_cast<uint8_t>(irq0_gsi);
+    for (const acpi::VirtioMmioDevice& d : platform_virtio_) {
+      if (d.gsi >= 16) mp.extra_irqs.push_back(static_cast<uint8_t>(d.gsi));
+    }
+    SKIFF_RETURN_IF_ERROR(acpi::WriteMpTable(*memory_, mp, boot::kMpTableAddr));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Machine::LoadKernelAndCreateVcpus(bool in_kernel_irqchip) {
   boot::LoadOptions load;
   load.kernel_path = config_.kernel_path;
   load.initrd_path = config_.initrd_path;
   load.cmdline = config_.cmdline_set ? config_.cmdline : kDefaultCmdline;
+  SKIFF_RETURN_IF_ERROR(WritePlatformTables(in_kernel_irqchip, load));
   SKIFF_ASSIGN_OR_RETURN(boot::BootSetup boot,
                          boot::LoadKernel(*memory_, load));
   boot_protocol_ = boot.protocol;
   SKIFF_LOG(kInfo, "kernel=%s protocol=%s entry=0x%x", config_.kernel_path,
             boot.protocol, boot.entry);
 
+  // --tcg-threads single: the interpreter's vCPUs take turns on one thread.
+  std::shared_ptr<RoundRobinThread> shared_thread;
+  if (config_.tcg_single_thread && backend_->name() == "tcg") {
+    shared_thread = std::make_shared<RoundRobinThread>();
+  }
   for (int i = 0; i < config_.vcpus; ++i) {
     SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<VcpuBackend> vcpu,
                            backend_->CreateVcpu(i));
     VcpuThread::Options vopts;
+    vopts.shared_thread = shared_thread;
     if (!config_.affinity.empty()) vopts.affinity = config_.affinity[i];
     if (i == 0) {
       SKIFF_RETURN_IF_ERROR(vcpu->ResetFpu());
@@ -179,6 +226,9 @@ absl::Status Machine::LoadKernelAndCreateVcpus(bool in_kernel_irqchip) {
 }
 
 absl::Status Machine::Start() {
+  // The moment the guest is let run, for boot benchmarks (skiff-bench).
+  SKIFF_LOG(kInfo, "vcpu0 first guest entry after_us=%d",
+            absl::ToInt64Microseconds(absl::Now() - options_.process_start));
   for (auto& v : vcpus_) SKIFF_RETURN_IF_ERROR(v->Start());
   return console_->StartInput(*serial_, *this);
 }

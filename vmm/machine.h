@@ -28,6 +28,8 @@
 #include "devices/irqchip/irqchip.h"
 #include "devices/legacy/serial_8250.h"
 #include "devices/machine_control.h"
+#include "vmm/acpi/tables.h"
+#include "vmm/boot/loader.h"
 #include "vmm/bus_io.h"
 #include "vmm/console.h"
 #include "vmm/vcpu_thread.h"
@@ -83,6 +85,10 @@ class Machine final : public devices::MachineControl,
   absl::Status CreateInterruptController(bool in_kernel_irqchip);
   absl::StatusOr<IrqLine*> CreateIrqLine(uint32_t gsi);
   absl::Status CreateDevices();
+  // ACPI tables and the MP table, describing vCPUs, interrupt routing and
+  // the virtio devices created so far.
+  absl::Status WritePlatformTables(bool in_kernel_irqchip,
+                                   boot::LoadOptions& load);
   absl::Status LoadKernelAndCreateVcpus(bool in_kernel_irqchip);
   void StopAll();
   // The vCPU with that index, or null for an index the guest made up.
@@ -103,6 +109,8 @@ class Machine final : public devices::MachineControl,
   std::vector<std::unique_ptr<BusIo>> io_;  // one per vCPU
   std::vector<std::shared_ptr<devices::BusDevice>> devices_;
   std::vector<std::unique_ptr<IrqLine>> irq_lines_;
+  // virtio-mmio windows and GSIs, for the ACPI DSDT and the command line.
+  std::vector<acpi::VirtioMmioDevice> platform_virtio_;
   std::unique_ptr<Console> console_;
   std::shared_ptr<devices::Serial8250> serial_;
   std::vector<std::unique_ptr<VcpuThread>> vcpus_;

@@ -147,6 +147,13 @@ absl::StatusOr<RunFlags> ParseRunFlagsImpl(
         st = absl::InvalidArgumentError(
             absl::StrFormat("'%s' (expected kvm, tcg or auto)", value));
       }
+    } else if (flag == "--tcg-threads") {
+      if (value == "single" || value == "multi") {
+        config.tcg_single_thread = value == "single";
+      } else {
+        st = absl::InvalidArgumentError(
+            absl::StrFormat("'%s' (expected single or multi)", value));
+      }
     } else if (flag == "--serial") {
       st = ParseSerial(value, config);
     } else if (flag == "--log-level") {
@@ -160,7 +167,10 @@ absl::StatusOr<RunFlags> ParseRunFlagsImpl(
     if (!st.ok()) return FlagError(flag, st);
   }
   if (flags.help) return flags;
-  SKIFF_RETURN_IF_ERROR(config.Validate());
+  // Without --kernel the caller boots the default microVM: check the rest.
+  VmConfig checked = config;
+  if (checked.kernel_path.empty()) checked.kernel_path = "default";
+  SKIFF_RETURN_IF_ERROR(checked.Validate());
   return flags;
 }
 
@@ -173,16 +183,19 @@ absl::StatusOr<RunFlags> ParseRunFlags(const std::vector<std::string>& args) {
 }
 
 const char* RunHelpText() {
-  return R"(usage: skiff run --kernel PATH [options]
+  return R"(usage: skiff run [--kernel PATH] [options]
 
-Boots a microVM and runs it until the guest resets or powers off.
+Boots a microVM and runs it until the guest resets or powers off. Without
+--kernel it boots the default microVM that scripts/setup prepares (a small
+Linux kernel and a busybox initramfs that starts a shell on the console),
+from $SKIFF_CACHE/default (default ~/.cache/skiff/default).
 
 Guest:
   --kernel PATH        kernel to boot: ELF vmlinux (PVH note honoured),
                        bzImage, or a multiboot v1 kernel
   --initrd PATH        initial ramdisk
-  --cmdline STR        kernel command line
-                       (default: "console=ttyS0 reboot=k panic=-1")
+  --cmdline STR        kernel command line (default:
+                       "console=ttyS0 reboot=k panic=-1 pci=off nomodule")
 Machine:
   --cpus N[,affinity=L0:L1:...]
                        vCPU count (1..64) and, optionally, the host CPUs each
@@ -192,8 +205,13 @@ Machine:
                        guest RAM (default 512M; a bare number is MiB;
                        K/M/G/T suffixes); shared=on backs it with a memfd,
                        hugetlbfs=DIR with huge pages from that mount
-  --accel kvm|tcg|auto KVM, the built-in interpreter, or KVM when /dev/kvm
-                       works and the interpreter otherwise (default auto)
+  --accel kvm|tcg|auto KVM, the built-in interpreter, or KVM when this
+                       host's KVM can run Linux (see skiff probe) and the
+                       interpreter otherwise (default auto)
+  --tcg-threads single|multi
+                       interpreter only: one host thread per vCPU (multi,
+                       the default) or all vCPUs taking turns on one host
+                       thread (single; 100000-instruction time slices)
 Console:
   --serial stdio|file=PATH|none
                        where the 8250 UART at 0x3f8 goes (default stdio; on

@@ -34,6 +34,18 @@ TEST(ParseRunFlags, Defaults) {
   EXPECT_EQ(f->config.accel, Accel::kAuto);
   EXPECT_EQ(f->config.serial.mode, SerialConfig::Mode::kStdio);
   EXPECT_FALSE(f->config.cmdline_set);
+  EXPECT_FALSE(f->config.tcg_single_thread);  // multi
+}
+
+TEST(ParseRunFlags, TcgThreads) {
+  auto f = ParseRunFlags({"--kernel", "k", "--tcg-threads", "single"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_TRUE(f->config.tcg_single_thread);
+  f = ParseRunFlags({"--kernel", "k", "--tcg-threads=multi"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_FALSE(f->config.tcg_single_thread);
+  EXPECT_NE(std::string(RunHelpText()).find("--tcg-threads single|multi"),
+            std::string::npos);
 }
 
 TEST(ParseRunFlags, MemoryBareNumberIsMiB) {
@@ -41,6 +53,13 @@ TEST(ParseRunFlags, MemoryBareNumberIsMiB) {
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_EQ(f->config.memory_bytes, 256ull << 20);
   EXPECT_TRUE(f->config.memory_shared);
+}
+
+TEST(ParseRunFlags, NoKernelLeavesItToTheDefaultGuest) {
+  auto f = ParseRunFlags({"--cpus", "2"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_TRUE(f->config.kernel_path.empty());
+  EXPECT_FALSE(ParseRunFlags({"--cpus", "0"}).ok());
 }
 
 TEST(ParseRunFlags, BadValuesGiveOneLineNamingTheFlag) {
@@ -56,11 +75,11 @@ TEST(ParseRunFlags, BadValuesGiveOneLineNamingTheFlag) {
            {{"--kernel", "k", "--memory", "1X"}, "--memory"},
            {{"--kernel", "k", "--memory", "1M"}, "--memory"},
            {{"--kernel", "k", "--accel", "hvf"}, "--accel"},
+           {{"--kernel", "k", "--tcg-threads", "two"}, "--tcg-threads"},
            {{"--kernel", "k", "--serial", "tcp"}, "--serial"},
            {{"--kernel", "k", "--bogus", "1"}, "unknown flag"},
            {{"--kernel"}, "needs a value"},
            {{"kernel"}, "unexpected argument"},
-           {{}, "no kernel"},
            {{"--kernel", "k", "--accel", "kvm\nsecond line"}, "\\x0a"},
        }) {
     auto f = ParseRunFlags(c.args);

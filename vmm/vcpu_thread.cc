@@ -7,6 +7,7 @@
 #include "absl/synchronization/notification.h"
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "vmm/round_robin_thread.h"
 
 namespace skiff {
 
@@ -29,10 +30,22 @@ VcpuThread::~VcpuThread() {
 absl::Status VcpuThread::Start() {
   {
     absl::MutexLock lock(&mu_);
-    if (running_ || thread_.joinable()) {
+    if (running_ || thread_.joinable() || added_to_shared_) {
       return absl::FailedPreconditionError("vCPU thread already started");
     }
-    running_ = true;
+    if (options_.shared_thread != nullptr) {
+      // Before running_: nothing else uses the backend yet.
+      SKIFF_RETURN_IF_ERROR(
+          backend_->SetTimeSlice(options_.shared_thread->slice_instructions()));
+      running_ = true;
+    } else {
+      running_ = true;
+    }
+  }
+  if (options_.shared_thread != nullptr) {
+    added_to_shared_ = true;
+    options_.shared_thread->Add(this);
+    return absl::OkStatus();
   }
   thread_ = std::thread([this] { Loop(); });
   if (!options_.affinity.empty()) return SetAffinity(options_.affinity);
@@ -43,16 +56,29 @@ void VcpuThread::Stop() {
   absl::MutexLock lock(&mu_);
   stop_ = true;
   if (in_run_) backend_->Kick();
+  NotifyShared();
 }
 
 void VcpuThread::Join() {
+  if (options_.shared_thread != nullptr) {
+    // The shared thread says when it is done with this object for good
+    // (after FinishLoop returned), under its own lock.
+    if (added_to_shared_) options_.shared_thread->WaitRemoved(this);
+    added_to_shared_ = false;
+    return;
+  }
   if (thread_.joinable()) thread_.join();
+}
+
+void VcpuThread::NotifyShared() {
+  if (options_.shared_thread != nullptr) options_.shared_thread->Notify();
 }
 
 void VcpuThread::Pause() {
   absl::MutexLock lock(&mu_);
   paused_ = true;
   if (in_run_) backend_->Kick();
+  NotifyShared();
   auto parked_or_gone = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return parked_ || !running_;
   };
@@ -62,6 +88,7 @@ void VcpuThread::Pause() {
 void VcpuThread::Resume() {
   absl::MutexLock lock(&mu_);
   paused_ = false;
+  NotifyShared();
 }
 
 bool VcpuThread::paused() const {
@@ -80,12 +107,14 @@ void VcpuThread::Wake() {
   if (waiting_for_sipi_) return;
   halted_ = false;
   if (in_run_) backend_->Kick();
+  NotifyShared();
 }
 
 void VcpuThread::Init() {
   absl::MutexLock lock(&mu_);
   waiting_for_sipi_ = halted_ = true;
   if (in_run_) backend_->Kick();
+  NotifyShared();
 }
 
 void VcpuThread::StartUp(uint8_t vector) {
@@ -122,6 +151,7 @@ void VcpuThread::StartUp(uint8_t vector) {
     }
   });
   halted_ = false;
+  NotifyShared();
 }
 
 absl::Status VcpuThread::RunSync(std::function<absl::Status(VcpuBackend&)> fn) {
@@ -138,6 +168,7 @@ absl::Status VcpuThread::RunSync(std::function<absl::Status(VcpuBackend&)> fn) {
       done.Notify();
     });
     if (in_run_) backend_->Kick();
+    NotifyShared();
   }
   // The loop runs or drops every queued item before it ends, so this
   // always returns.
@@ -169,49 +200,55 @@ absl::Status VcpuThread::SetAffinity(std::vector<int> cpus) {
 void VcpuThread::Loop() {
   std::string name = absl::StrFormat("vcpu%d", index_);
   pthread_setname_np(pthread_self(), name.c_str());
-
-  for (;;) {
-    std::deque<Work> work;
-    uint64_t wakes_before = 0;
-    {
-      absl::MutexLock lock(&mu_);
-      auto has_something = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_ || !work_.empty() || (!paused_ && !halted_);
-      };
-      parked_ = paused_;
-      mu_.Await(absl::Condition(&has_something));
-      parked_ = false;
-      if (stop_) break;
-      work.swap(work_);
-      if (work.empty()) in_run_ = true;
-      wakes_before = wakes_;
-    }
-    if (!work.empty()) {
-      for (Work& w : work) w(*backend_);
-      continue;
-    }
-    absl::StatusOr<VcpuExit> exit = backend_->Run(io_);
-    bool keep_going;
-    {
-      absl::MutexLock lock(&mu_);
-      in_run_ = false;
-      if (exit.ok() && exit->kind == VcpuExit::Kind::kHalt &&
-          wakes_ == wakes_before) {
-        halted_ = true;
-      }
-    }
-    exits_.fetch_add(1, std::memory_order_relaxed);
-    if (!exit.ok()) {
-      SKIFF_LOG(kError, "vcpu%d: %s", index_,
-                std::string(exit.status().message()));
-      control_.RequestStop(devices::StopReason::kError, kExitVmmError);
-      keep_going = false;
-    } else {
-      keep_going = HandleExit(*exit);
-    }
-    if (!keep_going) break;
+  while (RunOnce(/*block=*/true) != StepResult::kDone) {
   }
+  FinishLoop();
+}
 
+VcpuThread::StepResult VcpuThread::RunOnce(bool block) {
+  std::deque<Work> work;
+  uint64_t wakes_before = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    auto has_something = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stop_ || !work_.empty() || (!paused_ && !halted_);
+    };
+    parked_ = paused_;
+    if (block) {
+      mu_.Await(absl::Condition(&has_something));
+    } else if (!stop_ && work_.empty() && (paused_ || halted_)) {
+      return StepResult::kIdle;
+    }
+    parked_ = false;
+    if (stop_) return StepResult::kDone;
+    work.swap(work_);
+    if (work.empty()) in_run_ = true;
+    wakes_before = wakes_;
+  }
+  if (!work.empty()) {
+    for (Work& w : work) w(*backend_);
+    return StepResult::kRan;
+  }
+  absl::StatusOr<VcpuExit> exit = backend_->Run(io_);
+  {
+    absl::MutexLock lock(&mu_);
+    in_run_ = false;
+    if (exit.ok() && exit->kind == VcpuExit::Kind::kHalt &&
+        wakes_ == wakes_before) {
+      halted_ = true;
+    }
+  }
+  exits_.fetch_add(1, std::memory_order_relaxed);
+  if (!exit.ok()) {
+    SKIFF_LOG(kError, "vcpu%d: %s", index_,
+              std::string(exit.status().message()));
+    control_.RequestStop(devices::StopReason::kError, kExitVmmError);
+    return StepResult::kDone;
+  }
+  return HandleExit(*exit) ? StepResult::kRan : StepResult::kDone;
+}
+
+void VcpuThread::FinishLoop() {
   absl::MutexLock lock(&mu_);
   running_ = false;
   stop_ = true;

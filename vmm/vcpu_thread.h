@@ -2,6 +2,9 @@
 // on VcpuBackend::Run, turns exits into machine events, and runs work that
 // other threads queue for it (register access, pausing, CPU affinity)
 // between two Run() calls, so the backend is only ever used on its thread.
+// With Options::shared_thread, the vCPU instead takes turns with the other
+// vCPUs of that RoundRobinThread (vmm/round_robin_thread.h) on one host
+// thread; the interface and its guarantees are the same.
 //
 //   VcpuThread vcpu(std::move(backend), io, machine);
 //   SKIFF_RETURN_IF_ERROR(vcpu.Start());
@@ -33,13 +36,18 @@ inline constexpr int kExitGuestShutdown = 4;
 inline constexpr int kExitBackendError = 6;
 inline constexpr int kExitVmmError = 8;
 
+class RoundRobinThread;
+
 class VcpuThread {
  public:
   struct Options {
     // Start waiting for a start-up IPI (an application processor under a
     // backend that does not model that wait itself).
     bool wait_for_sipi = false;
-    std::vector<int> affinity;  // host CPUs; empty = any
+    std::vector<int> affinity;  // host CPUs; empty = any (own thread only)
+    // Run on this shared host thread instead of an own one (--tcg-threads
+    // single). The backend must support VcpuBackend::SetTimeSlice.
+    std::shared_ptr<RoundRobinThread> shared_thread;
   };
 
   VcpuThread(std::unique_ptr<VcpuBackend> backend, VcpuIo& io,
@@ -72,20 +80,32 @@ class VcpuThread {
   void StartUp(uint8_t vector) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Runs `fn` on the vCPU thread between two Run() calls and returns its
-  // result. Fails if the thread is not running. Any thread but its own.
+  // result. Fails if the thread is not running. Any thread but its own (and,
+  // with a shared thread, not from any vCPU sharing it).
   absl::Status RunSync(std::function<absl::Status(VcpuBackend&)> fn)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Pins the vCPU thread to `cpus` (empty: all CPUs). Takes effect while
-  // running.
+  // running. With a shared thread this pins the shared thread.
   absl::Status SetAffinity(std::vector<int> cpus);
 
   uint64_t exits() const { return exits_.load(std::memory_order_relaxed); }
 
  private:
+  friend class RoundRobinThread;
   using Work = std::function<void(VcpuBackend&)>;
+  enum class StepResult { kRan, kIdle, kDone };
 
   void Loop();
+  // One turn of the loop: queued work or one Run() and its exit. With
+  // `block`, waits until there is something to do; otherwise returns kIdle
+  // at once (halted, paused or waiting for SIPI). kDone: the loop is over,
+  // call FinishLoop().
+  StepResult RunOnce(bool block) ABSL_LOCKS_EXCLUDED(mu_);
+  // Marks the vCPU stopped and runs the work queued meanwhile.
+  void FinishLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Tells the shared thread (if any) that this vCPU may have work.
+  void NotifyShared() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Handles one exit; false ends the loop.
   bool HandleExit(const VcpuExit& exit);
 
@@ -110,7 +130,8 @@ class VcpuThread {
   bool running_ ABSL_GUARDED_BY(mu_) = false;
 
   std::atomic<uint64_t> exits_{0};
-  std::thread thread_;  // owner: the thread calling Start/Join
+  std::thread thread_;            // owner: the thread calling Start/Join
+  bool added_to_shared_ = false;  // owner: the thread calling Start/Join
 };
 
 }  // namespace skiff

@@ -9,6 +9,7 @@
 #ifndef SKIFF_VMM_VM_CONFIG_H_
 #define SKIFF_VMM_VM_CONFIG_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,6 +24,29 @@ struct SerialConfig {
   enum class Mode { kStdio, kFile, kNone };
   Mode mode = Mode::kStdio;
   std::string path;  // kFile only
+};
+
+// One virtio-blk device (`--disk`).
+struct DiskConfig {
+  std::string id;  // unique among disks; "disk<N>" when not given
+  std::string path;
+  bool read_only = false;
+  bool direct = false;  // O_DIRECT: bypass the host page cache
+};
+
+// One virtio-net device on a host TAP interface (`--net`).
+struct NetConfig {
+  std::string id;  // unique among interfaces; "net<N>" when not given
+  std::string tap;  // host interface name
+  std::array<uint8_t, 6> mac = {};
+  bool mac_set = false;  // false: a locally administered address is derived
+};
+
+// virtio-vsock with the host side on Unix sockets, as Firecracker does.
+struct VsockConfig {
+  bool enabled = false;
+  uint32_t guest_cid = 3;
+  std::string uds_path;
 };
 
 struct VmConfig {
@@ -45,7 +69,13 @@ struct VmConfig {
   std::string hugetlbfs_dir;   // hugetlbfs-backed when set
 
   Accel accel = Accel::kAuto;
+  bool tcg_single_thread = false;  // --tcg-threads single (one host thread)
   SerialConfig serial;
+
+  std::vector<DiskConfig> disks;
+  std::vector<NetConfig> nets;
+  VsockConfig vsock;
+  bool rng = false;  // virtio-rng
 
   absl::Status Validate() const;
 };
