@@ -1,0 +1,152 @@
+// Linux end to end: the default microVM (scripts/prepare-guest) booted by the
+// real `skiff run` under each backend: init reached, every vCPU online, a
+// command typed on the serial console, and the exit status of the guest's
+// poweroff and reboot. A backend or guest image this host lacks skips with
+// the reason.
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/subprocess.h"
+#include "vmm/default_guest.h"
+
+namespace skiff::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kBaseCmdline[] = "console=ttyS0 reboot=k panic=-1 pci=off";
+// Generous: a loaded 2-core CI machine boots in seconds, not minutes.
+constexpr absl::Duration kBootTimeout = absl::Seconds(120);
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string GuestDir() {
+  return DefaultGuestDir([](const char* name) { return std::getenv(name); });
+}
+
+const std::string& ProbeOutput() {
+  static const std::string* out = [] {
+    auto r = RunProcess({SKIFF_BIN, "probe"}, absl::Seconds(30));
+    return new std::string(r.out + r.err);
+  }();
+  return *out;
+}
+
+class LinuxBootTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (!Exists(GuestDir() + "/vmlinux") ||
+        !Exists(GuestDir() + "/initramfs.cpio")) {
+      GTEST_SKIP() << "no default guest in " << GuestDir()
+                   << " (scripts/setup or scripts/prepare-guest builds it)";
+    }
+    if (GetParam() == "kvm" && !absl::StrContains(ProbeOutput(), "linux=yes")) {
+      GTEST_SKIP() << "this host's KVM cannot run Linux: "
+                   << ProbeOutput().substr(0, ProbeOutput().find('\n'));
+    }
+  }
+
+  std::vector<std::string> Argv(const std::string& cmdline,
+                                std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {SKIFF_BIN,   "run",      "--accel",
+                                     GetParam(),  "--memory", "256M",
+                                     "--cmdline", cmdline};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  }
+
+  ProcessResult Boot(const std::string& knobs,
+                     std::vector<std::string> extra = {}) {
+    ProcessResult r = RunProcess(
+        Argv(absl::StrCat(kBaseCmdline, " ", knobs), std::move(extra)),
+        kBootTimeout);
+    EXPECT_FALSE(r.timed_out) << "console:\n"
+                              << r.out << "\nstderr:\n"
+                              << r.err;
+    return r;
+  }
+};
+
+TEST_P(LinuxBootTest, ReachesInitAndPowersOff) {
+  ProcessResult r = Boot("skiff.check=boot skiff.exit=poweroff");
+  EXPECT_THAT(r.out, HasSubstr("skiff-init: ready"));
+  EXPECT_THAT(r.out, HasSubstr("skiff-init: check boot status 0"));
+  EXPECT_THAT(r.out, HasSubstr("reboot: Power down"));
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("boot-timer: guest boot time"));
+}
+
+TEST_P(LinuxBootTest, RebootExitsZero) {
+  ProcessResult r = Boot("skiff.check=boot skiff.exit=reboot");
+  EXPECT_THAT(r.out, HasSubstr("reboot: Restarting system"));
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+}
+
+TEST_P(LinuxBootTest, CheckStatusReachesTheHostThroughDebugExit) {
+  // skiff.exit=debug writes the check's status to port 0xf4: a failing check
+  // (a vCPU count the VM does not have) exits (status << 1) | 1.
+  ProcessResult r = Boot("skiff.check=smp skiff.cpus=3 skiff.exit=debug");
+  EXPECT_THAT(r.out, HasSubstr("smp: 1 online"));
+  EXPECT_EQ(r.exit_status, (1 << 1) | 1) << r.out << r.err;
+}
+
+TEST_P(LinuxBootTest, SeesEveryVcpu) {
+  ProcessResult r =
+      Boot("skiff.check=smp skiff.cpus=4 skiff.exit=poweroff", {"--cpus", "4"});
+  EXPECT_THAT(r.out, HasSubstr("smp: Brought up 1 node, 4 CPUs"));
+  EXPECT_THAT(r.out, HasSubstr("smp: 4 online"));
+  EXPECT_THAT(r.out, HasSubstr("skiff-init: check smp status 0"));
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+}
+
+TEST_P(LinuxBootTest, NoKernelArgumentBootsTheDefaultShell) {
+  // What a newcomer types: `skiff run`, then commands at the shell prompt.
+  Subprocess p;
+  ASSERT_TRUE(p.Start({SKIFF_BIN, "run", "--accel", GetParam()}).ok());
+  ASSERT_TRUE(p.WaitForOutput("skiff# ", kBootTimeout))
+      << "console:\n"
+      << p.out() << "\nstderr:\n"
+      << p.err();
+  size_t mark = p.out().size();
+  p.Write("echo answer=$((6*7)) cpus=$(grep -c ^processor /proc/cpuinfo)\n");
+  EXPECT_TRUE(p.WaitForOutput("answer=42 cpus=1", absl::Seconds(60), mark))
+      << p.out();
+  p.Write("poweroff -f\n");
+  ProcessResult r = p.Wait(absl::Seconds(60));
+  EXPECT_FALSE(r.timed_out) << r.out;
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("booting the default microVM from"));
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat(" with ", GetParam(), " (")));
+}
+
+TEST_P(LinuxBootTest, DebianCloudKernelBootsWithItsModules) {
+  const std::string dir = GuestDir() + "/debian";
+  if (!Exists(dir + "/vmlinuz") || !Exists(dir + "/initramfs.cpio")) {
+    GTEST_SKIP() << "no Debian kernel in " << dir
+                 << " (scripts/prepare-guest --debian fetches it)";
+  }
+  ProcessResult r = RunProcess(
+      {SKIFF_BIN, "run", "--accel", GetParam(), "--memory", "512M", "--kernel",
+       dir + "/vmlinuz", "--initrd", dir + "/initramfs.cpio", "--cmdline",
+       absl::StrCat(kBaseCmdline, " skiff.check=boot skiff.exit=poweroff")},
+      absl::Seconds(300));
+  EXPECT_FALSE(r.timed_out) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("skiff-init: check boot status 0"));
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Accel, LinuxBootTest, ::testing::Values("tcg", "kvm"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace skiff::testing
