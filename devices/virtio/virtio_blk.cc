@@ -1,0 +1,285 @@
+#include "devices/virtio/virtio_blk.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "devices/virtio/iovec_util.h"
+
+namespace skiff::devices {
+
+// One guest request; shared by its backend requests (a DISCARD may have
+// several segments).
+struct VirtioBlk::Request {
+  uint64_t generation = 0;
+  uint16_t head = 0;
+  uint8_t* status = nullptr;  // the last writable byte, in guest RAM
+  uint32_t used_len = 0;
+  int pending = 0;  // backend requests not completed
+  uint8_t result = kVirtioBlkSOk;
+};
+
+namespace {
+
+uint64_t Bit(int n) { return uint64_t{1} << n; }
+
+uint64_t Features(const BlockBackend& backend) {
+  uint64_t f = Bit(kVirtioBlkFSizeMax) | Bit(kVirtioBlkFSegMax) |
+               Bit(kVirtioBlkFBlkSize) | Bit(kVirtioBlkFFlush) |
+               Bit(kVirtioBlkFDiscard) | Bit(kVirtioBlkFWriteZeroes) |
+               Bit(kVirtioRingFIndirectDesc) | Bit(kVirtioRingFEventIdx);
+  if (backend.read_only()) f |= Bit(kVirtioBlkFRo);
+  return f;
+}
+
+}  // namespace
+
+VirtioBlk::VirtioBlk(std::unique_ptr<BlockBackend> backend, Options options)
+    : options_(std::move(options)),
+      features_(Features(*backend)),
+      capacity_sectors_(backend->size_bytes() / kSectorSize),
+      read_only_(backend->read_only()),
+      config_{},
+      backend_(std::move(backend)) {
+  config_.capacity = capacity_sectors_;
+  // Any single buffer up to 4 MiB; with indirect descriptors a chain holds
+  // up to queue_size descriptors, two of which are header and status.
+  config_.size_max = 4u << 20;
+  config_.seg_max = std::max<uint32_t>(options_.queue_size, 3) - 2;
+  config_.blk_size = kSectorSize;
+  config_.num_queues = 1;
+  config_.max_discard_sectors = options_.max_discard_sectors;
+  config_.max_discard_seg = options_.max_discard_segments;
+  config_.discard_sector_alignment = 8;  // 4 KiB, the host page/block size
+  config_.max_write_zeroes_sectors = options_.max_discard_sectors;
+  config_.max_write_zeroes_seg = options_.max_discard_segments;
+  config_.write_zeroes_may_unmap = 1;
+}
+
+VirtioBlk::~VirtioBlk() = default;
+
+void VirtioBlk::ReadConfig(uint64_t offset, absl::Span<uint8_t> data) {
+  std::memset(data.data(), 0, data.size());
+  if (offset >= sizeof(config_)) return;
+  const size_t n = std::min<uint64_t>(data.size(), sizeof(config_) - offset);
+  std::memcpy(data.data(), reinterpret_cast<const uint8_t*>(&config_) + offset,
+              n);
+}
+
+absl::Status VirtioBlk::Activate(const GuestMemory& mem, uint64_t features,
+                                 std::vector<std::optional<Virtqueue>> queues,
+                                 VirtioInterrupt* interrupt) {
+  (void)mem;
+  (void)features;
+  if (queues.empty() || !queues[0].has_value()) {
+    return absl::FailedPreconditionError(
+        "virtio-blk: request queue not enabled");
+  }
+  absl::MutexLock lock(&mu_);
+  queue_ = std::move(queues[0]);
+  interrupt_ = interrupt;
+  broken_ = false;
+  return absl::OkStatus();
+}
+
+void VirtioBlk::Reset() {
+  absl::MutexLock lock(&mu_);
+  queue_.reset();
+  interrupt_ = nullptr;
+  broken_ = false;
+  ++generation_;
+}
+
+size_t VirtioBlk::in_flight() const {
+  absl::MutexLock lock(&mu_);
+  return in_flight_;
+}
+
+bool VirtioBlk::InRange(uint64_t sector, uint64_t sectors) const {
+  return sector <= capacity_sectors_ && sectors <= capacity_sectors_ - sector;
+}
+
+absl::Status VirtioBlk::ProcessQueue(uint32_t queue) {
+  std::vector<BlockRequest> batch;
+  absl::Status error;
+  {
+    absl::MutexLock lock(&mu_);
+    if (queue != 0 || !queue_.has_value() || broken_) return absl::OkStatus();
+    const uint64_t generation = generation_;
+    for (;;) {
+      absl::StatusOr<bool> got = queue_->Pop(chain_);
+      if (!got.ok()) {
+        broken_ = true;
+        error = got.status();
+        break;
+      }
+      if (!*got) {
+        // §2.7.10: re-arm notifications, then catch what raced with it.
+        if (!queue_->EnableNotification()) break;
+        continue;
+      }
+      Parse(chain_, generation, batch);
+    }
+    in_flight_ += batch.size();
+    in_pass_ = true;
+  }
+  // Unlocked: the backend may complete requests inline, which takes mu_.
+  for (BlockRequest& r : batch) backend_->Submit(std::move(r));
+  if (!batch.empty()) backend_->Kick();
+  absl::MutexLock lock(&mu_);
+  in_pass_ = false;
+  PublishLocked();
+  return error;
+}
+
+void VirtioBlk::PublishLocked() {
+  if (!queue_.has_value()) return;
+  if (queue_->PublishUsed() && interrupt_ != nullptr) interrupt_->SignalUsed(0);
+}
+
+void VirtioBlk::Finish(Request& req) {
+  if (req.generation != generation_ || !queue_.has_value()) return;
+  *req.status = req.result;
+  queue_->AddUsed(req.head, req.used_len);
+}
+
+void VirtioBlk::OnBackendDone(const std::shared_ptr<Request>& req,
+                              int64_t expected, int64_t result) {
+  absl::MutexLock lock(&mu_);
+  --in_flight_;
+  if (result != expected) {
+    req->result = kVirtioBlkSIoErr;
+    if (log_limiter_.Allow()) {
+      SKIFF_LOG(kWarn, "virtio-blk: backend result=%d expected=%d head=%u",
+                result, expected, req->head);
+    }
+  }
+  if (--req->pending > 0) return;
+  Finish(*req);
+  if (!in_pass_) PublishLocked();
+}
+
+void VirtioBlk::Parse(const DescriptorChain& chain, uint64_t generation,
+                      std::vector<BlockRequest>& out) {
+  auto req = std::make_shared<Request>();
+  req->generation = generation;
+  req->head = chain.head;
+  req->used_len = static_cast<uint32_t>(
+      std::min<uint64_t>(chain.writable_bytes, UINT32_MAX));
+  // §5.2.6: the status byte is the last device-writable byte. Zero-length
+  // buffers never become iovecs, so the last iovec is not empty.
+  if (chain.writable.empty()) {
+    if (log_limiter_.Allow()) {
+      SKIFF_LOG(kWarn, "virtio-blk: request head=%u has no status byte",
+                chain.head);
+    }
+    queue_->AddUsed(chain.head, 0);
+    return;
+  }
+  const iovec& last = chain.writable.back();
+  req->status = static_cast<uint8_t*>(last.iov_base) + last.iov_len - 1;
+  const uint64_t data_in = chain.writable_bytes - 1;  // writable minus status
+
+  VirtioBlkOutHdr hdr;
+  if (CopyFromIovecs(chain.readable, 0, AsBytes(hdr)) != sizeof(hdr)) {
+    req->result = kVirtioBlkSIoErr;
+    Finish(*req);
+    return;
+  }
+  const uint64_t data_out = chain.readable_bytes - sizeof(hdr);
+  auto submit = [&](BlockRequest r, int64_t expected) {
+    ++req->pending;
+    r.done = [this, req, expected](int64_t result) {
+      OnBackendDone(req, expected, result);
+    };
+    out.push_back(std::move(r));
+  };
+
+  switch (hdr.type) {
+    case kVirtioBlkTIn:
+    case kVirtioBlkTOut: {
+      const bool write = hdr.type == kVirtioBlkTOut;
+      const uint64_t len = write ? data_out : data_in;
+      if ((write && read_only_) || len % kSectorSize != 0 ||
+          !InRange(hdr.sector, len / kSectorSize)) {
+        req->result = kVirtioBlkSIoErr;
+        break;
+      }
+      if (len == 0) break;  // nothing to transfer: OK at once
+      BlockRequest r;
+      r.op = write ? BlockOp::kWrite : BlockOp::kRead;
+      r.offset = hdr.sector * kSectorSize;
+      r.iov = write ? SliceIovecs(chain.readable, sizeof(hdr), len)
+                    : SliceIovecs(chain.writable, 0, len);
+      submit(std::move(r), static_cast<int64_t>(len));
+      return;
+    }
+    case kVirtioBlkTFlush: {
+      BlockRequest r;
+      r.op = BlockOp::kFlush;
+      submit(std::move(r), 0);
+      return;
+    }
+    case kVirtioBlkTGetId: {
+      uint8_t id[kVirtioBlkIdBytes] = {};
+      std::memcpy(id, options_.serial.data(),
+                  std::min<size_t>(options_.serial.size(), sizeof(id)));
+      const size_t n = std::min<uint64_t>(data_in, sizeof(id));
+      CopyToIovecs(chain.writable, 0, absl::MakeConstSpan(id, n));
+      break;
+    }
+    case kVirtioBlkTDiscard:
+    case kVirtioBlkTWriteZeroes:
+      req->result =
+          ParseSegments(chain, hdr.type == kVirtioBlkTWriteZeroes, req, out);
+      if (req->result == kVirtioBlkSOk && req->pending > 0) return;
+      break;
+    default:
+      req->result = kVirtioBlkSUnsupp;
+      break;
+  }
+  Finish(*req);
+}
+
+uint8_t VirtioBlk::ParseSegments(const DescriptorChain& chain,
+                                 bool write_zeroes,
+                                 const std::shared_ptr<Request>& req,
+                                 std::vector<BlockRequest>& out) {
+  if (read_only_) return kVirtioBlkSIoErr;
+  const uint64_t bytes = chain.readable_bytes - sizeof(VirtioBlkOutHdr);
+  const uint64_t count = bytes / sizeof(VirtioBlkDiscardWriteZeroes);
+  if (bytes % sizeof(VirtioBlkDiscardWriteZeroes) != 0 || count == 0 ||
+      count > options_.max_discard_segments) {
+    return kVirtioBlkSIoErr;
+  }
+  // Validate every segment before submitting any, so a bad request
+  // changes nothing.
+  std::vector<VirtioBlkDiscardWriteZeroes> segs(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    VirtioBlkDiscardWriteZeroes& s = segs[i];
+    CopyFromIovecs(chain.readable, sizeof(VirtioBlkOutHdr) + i * sizeof(s),
+                   AsBytes(s));
+    // §5.2.6.2: unknown flags, and unmap on a discard, are unsupported.
+    const uint32_t allowed = write_zeroes ? kVirtioBlkWriteZeroesFlagUnmap : 0;
+    if (s.flags & ~allowed) return kVirtioBlkSUnsupp;
+    if (s.num_sectors > options_.max_discard_sectors ||
+        !InRange(s.sector, s.num_sectors)) {
+      return kVirtioBlkSIoErr;
+    }
+  }
+  for (const VirtioBlkDiscardWriteZeroes& s : segs) {
+    if (s.num_sectors == 0) continue;
+    BlockRequest r;
+    r.op = write_zeroes ? BlockOp::kWriteZeroes : BlockOp::kDiscard;
+    r.offset = s.sector * kSectorSize;
+    r.length = uint64_t{s.num_sectors} * kSectorSize;
+    ++req->pending;
+    r.done = [this, req](int64_t result) { OnBackendDone(req, 0, result); };
+    out.push_back(std::move(r));
+  }
+  return kVirtioBlkSOk;
+}
+
+}  // namespace skiff::devices

@@ -1,0 +1,190 @@
+// VirtioBlk is a virtio block device (virtio 1.2 §5.2) over a BlockBackend:
+// IN, OUT, FLUSH, GET_ID, DISCARD and WRITE_ZEROES, with read-only disks
+// (VIRTIO_BLK_F_RO: writes, discards and write-zeroes answer IOERR and never
+// reach the backend). Requests complete asynchronously through the backend,
+// so as many are in flight as the driver queues (up to the queue size).
+//
+//   SKIFF_ASSIGN_OR_RETURN(auto file, FileBlockBackend::Open(path, {}));
+//   auto blk = std::make_unique<VirtioBlk>(std::move(file),
+//                                          VirtioBlk::Options{.serial = "d0"});
+//   auto mmio = std::make_shared<VirtioMmio>(*mem, std::move(blk), irq);
+//
+// One ProcessQueue pass pops every available chain, submits the backend
+// requests, calls BlockBackend::Kick() once, and then publishes all the
+// completions that arrived during the pass with at most one interrupt.
+// Completions arriving later (io_uring) are published as they come.
+//
+// Malformed requests (short header, missing status byte, data not a
+// multiple of 512 bytes, sectors past the end or overflowing, bad discard
+// segments) get VIRTIO_BLK_S_IOERR; unknown types VIRTIO_BLK_S_UNSUPP. A
+// malformed ring is an error from ProcessQueue (DEVICE_NEEDS_RESET).
+//
+// Thread-safety: see virtio_device.h. The backend is driven only from
+// ProcessQueue's thread; its completions run there too. mu_ guards the
+// queue against Activate/Reset on vCPU threads and is never held across
+// backend calls, so a backend may complete inline. The device owns the
+// backend and destroys it first, so no completion outlives the device.
+#ifndef SKIFF_DEVICES_VIRTIO_VIRTIO_BLK_H_
+#define SKIFF_DEVICES_VIRTIO_VIRTIO_BLK_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "base/log.h"
+#include "devices/virtio/block_backend.h"
+#include "devices/virtio/virtio_device.h"
+
+namespace skiff::devices {
+
+// §5.2.3 feature bits.
+inline constexpr int kVirtioBlkFSizeMax = 1;
+inline constexpr int kVirtioBlkFSegMax = 2;
+inline constexpr int kVirtioBlkFRo = 5;
+inline constexpr int kVirtioBlkFBlkSize = 6;
+inline constexpr int kVirtioBlkFFlush = 9;
+inline constexpr int kVirtioBlkFDiscard = 13;
+inline constexpr int kVirtioBlkFWriteZeroes = 14;
+
+// §5.2.6 request types and status values.
+inline constexpr uint32_t kVirtioBlkTIn = 0;
+inline constexpr uint32_t kVirtioBlkTOut = 1;
+inline constexpr uint32_t kVirtioBlkTFlush = 4;
+inline constexpr uint32_t kVirtioBlkTGetId = 8;
+inline constexpr uint32_t kVirtioBlkTDiscard = 11;
+inline constexpr uint32_t kVirtioBlkTWriteZeroes = 13;
+inline constexpr uint8_t kVirtioBlkSOk = 0;
+inline constexpr uint8_t kVirtioBlkSIoErr = 1;
+inline constexpr uint8_t kVirtioBlkSUnsupp = 2;
+inline constexpr uint32_t kVirtioBlkWriteZeroesFlagUnmap = 1;
+inline constexpr uint32_t kVirtioBlkIdBytes = 20;
+inline constexpr uint64_t kSectorSize = 512;
+
+// struct virtio_blk_req's header (§5.2.6).
+struct VirtioBlkOutHdr {
+  uint32_t type;
+  uint32_t ioprio;
+  uint64_t sector;
+};
+static_assert(sizeof(VirtioBlkOutHdr) == 16);
+
+// struct virtio_blk_discard_write_zeroes (§5.2.6).
+struct VirtioBlkDiscardWriteZeroes {
+  uint64_t sector;
+  uint32_t num_sectors;
+  uint32_t flags;
+};
+static_assert(sizeof(VirtioBlkDiscardWriteZeroes) == 16);
+
+// struct virtio_blk_config (§5.2.4), in the little-endian layout the driver
+// reads.
+struct VirtioBlkConfig {
+  uint64_t capacity;  // in 512-byte sectors
+  uint32_t size_max;
+  uint32_t seg_max;
+  uint16_t cylinders;
+  uint8_t heads;
+  uint8_t sectors;
+  uint32_t blk_size;
+  uint8_t physical_block_exp;
+  uint8_t alignment_offset;
+  uint16_t min_io_size;
+  uint32_t opt_io_size;
+  uint8_t writeback;
+  uint8_t unused0;
+  uint16_t num_queues;
+  uint32_t max_discard_sectors;
+  uint32_t max_discard_seg;
+  uint32_t discard_sector_alignment;
+  uint32_t max_write_zeroes_sectors;
+  uint32_t max_write_zeroes_seg;
+  uint8_t write_zeroes_may_unmap;
+  uint8_t unused1[3];
+  // Zero: VIRTIO_BLK_F_SECURE_ERASE is not offered.
+  uint32_t max_secure_erase_sectors;
+  uint32_t max_secure_erase_seg;
+  uint32_t secure_erase_sector_alignment;
+};
+static_assert(sizeof(VirtioBlkConfig) == 72);
+
+class VirtioBlk : public VirtioDevice {
+ public:
+  struct Options {
+    // GET_ID answer: up to 20 bytes, NUL-padded when shorter (§5.2.6).
+    std::string serial;
+    uint16_t queue_size = 256;  // QueueNumMax; a power of two
+    // Largest single DISCARD / WRITE_ZEROES segment, and segments per
+    // request (advertised in the configuration space).
+    uint32_t max_discard_sectors = 1u << 22;
+    uint32_t max_discard_segments = 32;
+  };
+
+  VirtioBlk(std::unique_ptr<BlockBackend> backend, Options options);
+  ~VirtioBlk() override;
+
+  uint32_t device_id() const override { return kVirtioIdBlock; }
+  uint64_t device_features() const override { return features_; }
+  uint16_t num_queues() const override { return 1; }
+  uint16_t max_queue_size() const override { return options_.queue_size; }
+  void ReadConfig(uint64_t offset, absl::Span<uint8_t> data) override;
+  absl::Status Activate(const GuestMemory& mem, uint64_t features,
+                        std::vector<std::optional<Virtqueue>> queues,
+                        VirtioInterrupt* interrupt) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void Reset() override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status ProcessQueue(uint32_t queue) override ABSL_LOCKS_EXCLUDED(mu_);
+
+  const VirtioBlkConfig& config() const { return config_; }
+  // Requests handed to the backend and not completed yet.
+  size_t in_flight() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Request;
+  // Parses one chain. Either completes it at once (bad request, GET_ID)
+  // or appends backend requests to `out`.
+  void Parse(const DescriptorChain& chain, uint64_t generation,
+             std::vector<BlockRequest>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Parses the segments of DISCARD / WRITE_ZEROES.
+  uint8_t ParseSegments(const DescriptorChain& chain, bool write_zeroes,
+                        const std::shared_ptr<Request>& req,
+                        std::vector<BlockRequest>& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes the status byte and the used element of a finished request.
+  void Finish(Request& req) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnBackendDone(const std::shared_ptr<Request>& req, int64_t expected,
+                     int64_t result) ABSL_LOCKS_EXCLUDED(mu_);
+  // Publishes used elements and interrupts if the driver wants it.
+  void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool InRange(uint64_t sector, uint64_t sectors) const;
+
+  // Constant after construction.
+  const Options options_;
+  const uint64_t features_;
+  const uint64_t capacity_sectors_;
+  const bool read_only_;
+  VirtioBlkConfig config_;
+  RateLimiter log_limiter_;
+
+  mutable absl::Mutex mu_;
+  std::optional<Virtqueue> queue_ ABSL_GUARDED_BY(mu_);
+  VirtioInterrupt* interrupt_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // Bumped by Reset so completions of an earlier incarnation are dropped.
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  // Inside a ProcessQueue pass: completions wait for its end to publish.
+  bool in_pass_ ABSL_GUARDED_BY(mu_) = false;
+  size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  DescriptorChain chain_ ABSL_GUARDED_BY(mu_);  // reused between pops
+
+  // Declared last, so destroyed first: completions it runs while shutting
+  // down still find the members above.
+  const std::unique_ptr<BlockBackend> backend_;
+};
+
+}  // namespace skiff::devices
+
+#endif  // SKIFF_DEVICES_VIRTIO_VIRTIO_BLK_H_
