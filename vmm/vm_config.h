@@ -36,7 +36,7 @@ struct DiskConfig {
 
 // One virtio-net device on a host TAP interface (`--net`).
 struct NetConfig {
-  std::string id;  // unique among interfaces; "net<N>" when not given
+  std::string id;   // unique among interfaces; "net<N>" when not given
   std::string tap;  // host interface name
   std::array<uint8_t, 6> mac = {};
   bool mac_set = false;  // false: a locally administered address is derived
