@@ -20,22 +20,13 @@ std::string Guest(const std::string& name) {
   return absl::StrCat(SKIFF_GUEST_DIR, "/", name, ".elf");
 }
 
-// What `skiff probe` says about this host, asked once per process.
-const std::string& ProbeOutput() {
-  static const std::string* out = [] {
-    auto r = RunProcess({SKIFF_BIN, "probe"}, absl::Seconds(30));
-    return new std::string(r.out + r.err);
-  }();
-  return *out;
-}
-
 class GuestTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam() == "kvm" &&
-        !absl::StrContains(ProbeOutput(), "kvm=usable")) {
+        !absl::StrContains(ProbeOutput(SKIFF_BIN), "kvm=usable")) {
       std::string first_line =
-          ProbeOutput().substr(0, ProbeOutput().find('\n'));
+          ProbeOutput(SKIFF_BIN).substr(0, ProbeOutput(SKIFF_BIN).find('\n'));
       GTEST_SKIP() << "KVM is not usable on this host: " << first_line;
     }
   }
@@ -99,7 +90,8 @@ TEST_P(GuestTest, SerialToFile) {
 
 TEST_P(GuestTest, BreakpointAtCpl0) {
   ProcessResult r = Run("breakpoint");
-  if (GetParam() == "kvm" && !absl::StrContains(ProbeOutput(), "linux=yes")) {
+  if (GetParam() == "kvm" &&
+      !absl::StrContains(ProbeOutput(SKIFF_BIN), "linux=yes")) {
     // A shadow-paging KVM cannot emulate INT3 at CPL0: skiff must say so
     // with the exit reason, RIP and the instruction bytes.
     EXPECT_EQ(r.exit_status, 6) << r.err;

@@ -139,4 +139,12 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
   return p.Wait(timeout);
 }
 
+const std::string& ProbeOutput(const std::string& skiff_bin) {
+  static const std::string* out = [&skiff_bin] {
+    ProcessResult r = RunProcess({skiff_bin, "probe"}, absl::Seconds(30));
+    return new std::string(r.out + r.err);
+  }();
+  return *out;
+}
+
 }  // namespace skiff::testing

@@ -72,6 +72,9 @@ class Subprocess {
 ProcessResult RunProcess(const std::vector<std::string>& argv,
                          absl::Duration timeout, const std::string& input = "");
 
+// What `skiff probe` says about this host, asked once per process.
+const std::string& ProbeOutput(const std::string& skiff_bin);
+
 }  // namespace skiff::testing
 
 #endif  // SKIFF_TESTS_INTEGRATION_SUBPROCESS_H_

@@ -34,14 +34,6 @@ std::string GuestDir() {
   return DefaultGuestDir([](const char* name) { return std::getenv(name); });
 }
 
-const std::string& ProbeOutput() {
-  static const std::string* out = [] {
-    auto r = RunProcess({SKIFF_BIN, "probe"}, absl::Seconds(30));
-    return new std::string(r.out + r.err);
-  }();
-  return *out;
-}
-
 class LinuxBootTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -50,9 +42,11 @@ class LinuxBootTest : public ::testing::TestWithParam<std::string> {
       GTEST_SKIP() << "no default guest in " << GuestDir()
                    << " (scripts/setup or scripts/prepare-guest builds it)";
     }
-    if (GetParam() == "kvm" && !absl::StrContains(ProbeOutput(), "linux=yes")) {
+    if (GetParam() == "kvm" &&
+        !absl::StrContains(ProbeOutput(SKIFF_BIN), "linux=yes")) {
       GTEST_SKIP() << "this host's KVM cannot run Linux: "
-                   << ProbeOutput().substr(0, ProbeOutput().find('\n'));
+                   << ProbeOutput(SKIFF_BIN).substr(
+                          0, ProbeOutput(SKIFF_BIN).find('\n'));
     }
   }
 
