@@ -28,6 +28,7 @@
 
 namespace skiff {
 
+class EventFd;
 class GuestClock;
 
 // Device accesses made by a running vCPU. Implementations must be safe to
@@ -170,6 +171,19 @@ class VmBackend {
   // userspace LAPIC timers. Call before CreateVcpu; the clock must outlive
   // the backend. Backends whose TSC the host provides ignore it.
   virtual void SetGuestClock(const GuestClock& clock) { (void)clock; }
+  // Makes a guest's 4-byte write of `value` to MMIO address `addr` signal
+  // `event` inside the hypervisor instead of exiting to the vCPU thread
+  // (KVM_IOEVENTFD), for virtio queue notifications. Returns false when the
+  // backend has no such mechanism: the write then reaches the MMIO bus as
+  // usual. `event` must stay open while the backend exists.
+  virtual absl::StatusOr<bool> AddMmioWriteNotifier(uint64_t addr,
+                                                    uint32_t value,
+                                                    const EventFd& event) {
+    (void)addr;
+    (void)value;
+    (void)event;
+    return false;
+  }
 };
 
 }  // namespace skiff

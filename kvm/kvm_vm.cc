@@ -322,6 +322,12 @@ absl::Status KvmVm::UnregisterIoeventfd(uint64_t addr, uint32_t len,
   return Ioeventfd(addr, len, datamatch, pio, event, true);
 }
 
+absl::StatusOr<bool> KvmVm::AddMmioWriteNotifier(uint64_t addr, uint32_t value,
+                                                 const EventFd& event) {
+  SKIFF_RETURN_IF_ERROR(RegisterIoeventfd(addr, 4, value, false, event));
+  return true;
+}
+
 absl::Status KvmVm::CoalescedZone(uint64_t addr, uint32_t size, bool pio,
                                   bool unregister) {
   const char* op = unregister ? "KVM_UNREGISTER_COALESCED_MMIO"

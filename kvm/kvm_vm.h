@@ -102,6 +102,9 @@ class KvmVm : public VmBackend {
   absl::Status UnregisterIoeventfd(uint64_t addr, uint32_t len,
                                    std::optional<uint64_t> datamatch, bool pio,
                                    const EventFd& event) const;
+  // VmBackend: a KVM_IOEVENTFD for a 4-byte MMIO write of `value`.
+  absl::StatusOr<bool> AddMmioWriteNotifier(uint64_t addr, uint32_t value,
+                                            const EventFd& event) override;
 
   // KVM_REGISTER_COALESCED_MMIO: guest writes to [addr, addr + size) no
   // longer exit; KVM queues them in a ring that every vCPU replays through

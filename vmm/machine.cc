@@ -4,6 +4,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -151,6 +152,22 @@ absl::Status Machine::CreateDevices() {
   SKIFF_RETURN_IF_ERROR(
       mmio_.Insert(boot_timer, kBootTimerAddr, kBootTimerSize));
   devices_.push_back(std::move(boot_timer));
+  return CreateVirtioDevices();
+}
+
+absl::Status Machine::CreateVirtioDevices() {
+  if (config_.disks.empty() && config_.nets.empty() && !config_.vsock.enabled &&
+      !config_.rng) {
+    return absl::OkStatus();
+  }
+  // Named: a FunctionRef must not outlive the callable it refers to.
+  auto create_irq = [this](uint32_t gsi) { return CreateIrqLine(gsi); };
+  VirtioDevices::Env env{.memory = *memory_,
+                         .mmio = mmio_,
+                         .backend = *backend_,
+                         .create_irq = create_irq};
+  SKIFF_ASSIGN_OR_RETURN(virtio_, VirtioDevices::Create(config_, env));
+  platform_virtio_ = virtio_->windows();
   return absl::OkStatus();
 }
 
@@ -189,6 +206,12 @@ absl::Status Machine::LoadKernelAndCreateVcpus(bool in_kernel_irqchip) {
   load.kernel_path = config_.kernel_path;
   load.initrd_path = config_.initrd_path;
   load.cmdline = config_.cmdline_set ? config_.cmdline : kDefaultCmdline;
+  // Guests find virtio devices in the ACPI DSDT; a kernel told to ignore
+  // ACPI needs them on its command line (an ACPI kernel given both would
+  // probe each device twice).
+  if (virtio_ != nullptr && absl::StrContains(load.cmdline, "acpi=off")) {
+    load.cmdline += virtio_->CmdlineDevices();
+  }
   SKIFF_RETURN_IF_ERROR(WritePlatformTables(in_kernel_irqchip, load));
   SKIFF_ASSIGN_OR_RETURN(boot::BootSetup boot,
                          boot::LoadKernel(*memory_, load));
@@ -229,6 +252,7 @@ absl::Status Machine::Start() {
   // The moment the guest is let run, for boot benchmarks (skiff-bench).
   SKIFF_LOG(kInfo, "vcpu0 first guest entry after_us=%d",
             absl::ToInt64Microseconds(absl::Now() - options_.process_start));
+  if (virtio_ != nullptr) SKIFF_RETURN_IF_ERROR(virtio_->Start());
   for (auto& v : vcpus_) SKIFF_RETURN_IF_ERROR(v->Start());
   return console_->StartInput(*serial_, *this);
 }
@@ -286,6 +310,8 @@ int Machine::WaitForStop(int signal_fd) {
 void Machine::StopAll() {
   for (auto& v : vcpus_) v->Stop();
   for (auto& v : vcpus_) v->Join();
+  // Devices after the vCPUs: no guest access can reach them any more.
+  if (virtio_ != nullptr) virtio_->Shutdown();
   if (console_ != nullptr) console_->Stop();
 }
 

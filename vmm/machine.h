@@ -33,6 +33,7 @@
 #include "vmm/bus_io.h"
 #include "vmm/console.h"
 #include "vmm/vcpu_thread.h"
+#include "vmm/virtio_devices.h"
 #include "vmm/vm_config.h"
 
 namespace skiff {
@@ -85,6 +86,7 @@ class Machine final : public devices::MachineControl,
   absl::Status CreateInterruptController(bool in_kernel_irqchip);
   absl::StatusOr<IrqLine*> CreateIrqLine(uint32_t gsi);
   absl::Status CreateDevices();
+  absl::Status CreateVirtioDevices();
   // ACPI tables and the MP table, describing vCPUs, interrupt routing and
   // the virtio devices created so far.
   absl::Status WritePlatformTables(bool in_kernel_irqchip,
@@ -111,6 +113,8 @@ class Machine final : public devices::MachineControl,
   std::vector<std::unique_ptr<IrqLine>> irq_lines_;
   // virtio-mmio windows and GSIs, for the ACPI DSDT and the command line.
   std::vector<acpi::VirtioMmioDevice> platform_virtio_;
+  // The virtio devices and their event loop; null without any.
+  std::unique_ptr<VirtioDevices> virtio_;
   std::unique_ptr<Console> console_;
   std::shared_ptr<devices::Serial8250> serial_;
   std::vector<std::unique_ptr<VcpuThread>> vcpus_;

@@ -4,6 +4,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
+#include "vmm/device_flags.h"
 #include "vmm/option_parser.h"
 
 namespace skiff {
@@ -117,6 +118,10 @@ absl::StatusOr<RunFlags> ParseRunFlagsImpl(
       flags.help = true;
       continue;
     }
+    if (flag == "--rng" && !has_value) {  // a switch; --rng=off also works
+      config.rng = true;
+      continue;
+    }
     if (!has_value) {
       if (i + 1 >= args.size()) {
         return absl::InvalidArgumentError(
@@ -154,6 +159,14 @@ absl::StatusOr<RunFlags> ParseRunFlagsImpl(
         st = absl::InvalidArgumentError(
             absl::StrFormat("'%s' (expected single or multi)", value));
       }
+    } else if (flag == "--disk") {
+      auto disk = ParseDiskFlag(value, static_cast<int>(config.disks.size()));
+      if (disk.ok()) config.disks.push_back(*std::move(disk));
+      st = disk.status();
+    } else if (flag == "--rng") {
+      auto on = ParseBool(value);
+      if (on.ok()) config.rng = *on;
+      st = on.status();
     } else if (flag == "--serial") {
       st = ParseSerial(value, config);
     } else if (flag == "--log-level") {
@@ -212,6 +225,13 @@ Machine:
                        interpreter only: one host thread per vCPU (multi,
                        the default) or all vCPUs taking turns on one host
                        thread (single; 100000-instruction time slices)
+Devices (virtio-mmio, served by an io_uring thread):
+  --disk path=IMG[,readonly=on][,id=NAME][,direct=on]
+                       a raw disk image as virtio-blk (repeatable; Linux
+                       names them vda, vdb, ... in order); readonly=on
+                       answers guest writes with an I/O error, direct=on
+                       bypasses the host page cache (O_DIRECT)
+  --rng[=on|off]       virtio-rng fed from the host's getrandom
 Console:
   --serial stdio|file=PATH|none
                        where the 8250 UART at 0x3f8 goes (default stdio; on

@@ -48,7 +48,7 @@ VirtioBlk::VirtioBlk(std::unique_ptr<BlockBackend> backend, Options options)
   // up to queue_size descriptors, two of which are header and status.
   config_.size_max = 4u << 20;
   config_.seg_max = std::max<uint32_t>(options_.queue_size, 3) - 2;
-  config_.blk_size = kSectorSize;
+  config_.blk_size = std::max<uint32_t>(options_.block_size, kSectorSize);
   config_.num_queues = 1;
   config_.max_discard_sectors = options_.max_discard_sectors;
   config_.max_discard_seg = options_.max_discard_segments;

@@ -117,6 +117,9 @@ class VirtioBlk : public VirtioDevice {
     // GET_ID answer: up to 20 bytes, NUL-padded when shorter (§5.2.6).
     std::string serial;
     uint16_t queue_size = 256;  // QueueNumMax; a power of two
+    // Logical block size the driver must use (blk_size, §5.2.4): 512, or
+    // the host's O_DIRECT alignment when the backend bypasses the cache.
+    uint32_t block_size = 512;
     // Largest single DISCARD / WRITE_ZEROES segment, and segments per
     // request (advertised in the configuration space).
     uint32_t max_discard_sectors = 1u << 22;

@@ -3,73 +3,20 @@
 // command typed on the serial console, and the exit status of the guest's
 // poweroff and reboot. A backend or guest image this host lacks skips with
 // the reason.
-#include <sys/stat.h>
-
-#include <cstdlib>
 #include <string>
-#include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/subprocess.h"
-#include "vmm/default_guest.h"
+#include "tests/linux/linux_guest.h"
 
 namespace skiff::testing {
 namespace {
 
 using ::testing::HasSubstr;
 
-constexpr char kBaseCmdline[] = "console=ttyS0 reboot=k panic=-1 pci=off";
-// Generous: a loaded 2-core CI machine boots in seconds, not minutes.
-constexpr absl::Duration kBootTimeout = absl::Seconds(120);
-
-bool Exists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-std::string GuestDir() {
-  return DefaultGuestDir([](const char* name) { return std::getenv(name); });
-}
-
-class LinuxBootTest : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    if (!Exists(GuestDir() + "/vmlinux") ||
-        !Exists(GuestDir() + "/initramfs.cpio")) {
-      GTEST_SKIP() << "no default guest in " << GuestDir()
-                   << " (scripts/setup or scripts/prepare-guest builds it)";
-    }
-    if (GetParam() == "kvm" &&
-        !absl::StrContains(ProbeOutput(SKIFF_BIN), "linux=yes")) {
-      GTEST_SKIP() << "this host's KVM cannot run Linux: "
-                   << ProbeOutput(SKIFF_BIN).substr(
-                          0, ProbeOutput(SKIFF_BIN).find('\n'));
-    }
-  }
-
-  std::vector<std::string> Argv(const std::string& cmdline,
-                                std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {SKIFF_BIN,   "run",      "--accel",
-                                     GetParam(),  "--memory", "256M",
-                                     "--cmdline", cmdline};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return argv;
-  }
-
-  ProcessResult Boot(const std::string& knobs,
-                     std::vector<std::string> extra = {}) {
-    ProcessResult r = RunProcess(
-        Argv(absl::StrCat(kBaseCmdline, " ", knobs), std::move(extra)),
-        kBootTimeout);
-    EXPECT_FALSE(r.timed_out) << "console:\n"
-                              << r.out << "\nstderr:\n"
-                              << r.err;
-    return r;
-  }
-};
+class LinuxBootTest : public LinuxGuestTest {};
 
 TEST_P(LinuxBootTest, ReachesInitAndPowersOff) {
   ProcessResult r = Boot("skiff.check=boot skiff.exit=poweroff");
@@ -125,7 +72,7 @@ TEST_P(LinuxBootTest, NoKernelArgumentBootsTheDefaultShell) {
 
 TEST_P(LinuxBootTest, DebianCloudKernelBootsWithItsModules) {
   const std::string dir = GuestDir() + "/debian";
-  if (!Exists(dir + "/vmlinuz") || !Exists(dir + "/initramfs.cpio")) {
+  if (!FileExists(dir + "/vmlinuz") || !FileExists(dir + "/initramfs.cpio")) {
     GTEST_SKIP() << "no Debian kernel in " << dir
                  << " (scripts/prepare-guest --debian fetches it)";
   }

@@ -1,0 +1,112 @@
+#include "vmm/virtio_devices.h"
+
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "base/status_macros.h"
+#include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_rng.h"
+#include "io/uring_block_backend.h"
+
+namespace skiff {
+namespace {
+
+// Prefixes a device's error with the flag that configured it.
+absl::Status DeviceError(const std::string& what, const absl::Status& st) {
+  return absl::Status(
+      st.code(), absl::StrFormat("%s: %s", what, std::string(st.message())));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<VirtioDevices>> VirtioDevices::Create(
+    const VmConfig& config, const Env& env) {
+  std::unique_ptr<VirtioDevices> v(new VirtioDevices(env.mmio));
+  SKIFF_ASSIGN_OR_RETURN(v->loop_, io::EventLoop::Create());
+
+  for (const DiskConfig& disk : config.disks) {
+    const std::string what = absl::StrFormat("--disk id=%s", disk.id);
+    auto backend = io::UringBlockBackend::Open(v->loop_.get(),
+                                               {.path = disk.path,
+                                                .read_only = disk.read_only,
+                                                .direct = disk.direct});
+    if (!backend.ok()) return DeviceError(what, backend.status());
+    devices::VirtioBlk::Options options;
+    options.serial = disk.id;
+    options.block_size = (*backend)->direct_alignment();
+    SKIFF_RETURN_IF_ERROR(v->Add(env, std::make_unique<devices::VirtioBlk>(
+                                          *std::move(backend), options)));
+  }
+  if (config.rng) {
+    SKIFF_RETURN_IF_ERROR(v->Add(env, std::make_unique<devices::VirtioRng>()));
+  }
+  return v;
+}
+
+VirtioDevices::~VirtioDevices() { Shutdown(); }
+
+absl::Status VirtioDevices::Add(const Env& env,
+                                std::unique_ptr<devices::VirtioDevice> dev) {
+  const size_t n = windows_.size();
+  if (n >= kMaxDevices) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "too many virtio devices (at most %d disks, network interfaces, "
+        "vsock and rng together)",
+        kMaxDevices));
+  }
+  const uint64_t addr = kMmioBase + n * kWindowSize;
+  const uint32_t gsi = kGsis[n];
+  SKIFF_ASSIGN_OR_RETURN(IrqLine * irq, env.create_irq(gsi));
+  const uint16_t queues = dev->num_queues();
+  auto transport =
+      std::make_shared<devices::VirtioMmio>(env.memory, std::move(dev), irq);
+  io::EventLoop* loop = loop_.get();
+  devices::VirtioMmio* raw = transport.get();
+  // Without an ioeventfd, the vCPU that wrote QueueNotify hands the queue
+  // to the loop. A raw pointer: the transport outlives the loop's run.
+  transport->set_notify([loop, raw](uint32_t q) {
+    loop->Post([raw, q] { raw->ProcessQueue(q); });
+  });
+  for (uint16_t q = 0; q < queues; ++q) {
+    SKIFF_ASSIGN_OR_RETURN(EventFd event, EventFd::Create());
+    auto fd = std::make_unique<EventFd>(std::move(event));
+    SKIFF_ASSIGN_OR_RETURN(bool in_kernel,
+                           env.backend.AddMmioWriteNotifier(
+                               addr + devices::kMmioQueueNotify, q, *fd));
+    if (!in_kernel) break;
+    const EventFd* watched = fd.get();
+    loop_->AddReadable(watched->fd(), [watched, raw, q] {
+      if (watched->Consume() != 0) raw->ProcessQueue(q);
+    });
+    notify_fds_.push_back(std::move(fd));
+  }
+  SKIFF_RETURN_IF_ERROR(env.mmio.Insert(transport, addr, kWindowSize));
+  windows_.push_back({.addr = addr, .size = kWindowSize, .gsi = gsi});
+  transports_.push_back(std::move(transport));
+  return absl::OkStatus();
+}
+
+std::string VirtioDevices::CmdlineDevices() const {
+  std::string out;
+  for (const acpi::VirtioMmioDevice& w : windows_) {
+    absl::StrAppendFormat(&out, " virtio_mmio.device=%uK@0x%x:%u", w.size >> 10,
+                          w.addr, w.gsi);
+  }
+  return out;
+}
+
+absl::Status VirtioDevices::Start() { return loop_->Start(); }
+
+void VirtioDevices::Shutdown() {
+  if (loop_ == nullptr) return;
+  loop_->Stop();
+  for (const acpi::VirtioMmioDevice& w : windows_) {
+    (void)mmio_.Remove(w.addr);
+  }
+  // The loop is stopped and owned by this thread: backends may unregister
+  // from it as they are destroyed.
+  transports_.clear();
+  loop_.reset();
+}
+
+}  // namespace skiff
