@@ -125,6 +125,7 @@ absl::Status EventLoop::Start() {
   running_.store(true);                    // so RunAndWait posts from now on
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), options_.thread_name);
+    if (options_.on_thread_start) options_.on_thread_start();
     Run();
   });
   return absl::OkStatus();

@@ -36,6 +36,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -59,6 +60,9 @@ class EventLoop {
     unsigned sq_entries = 256;
     // Name of the thread Start() creates (at most 15 characters).
     const char* thread_name = "io";
+    // Runs first on the thread Start() creates (not in Run()), e.g. to
+    // install its seccomp filter.
+    std::function<void()> on_thread_start;
   };
 
   // Counters for metrics; readable from any thread.

@@ -139,7 +139,25 @@ void VirtioBlk::PublishLocked() {
   if (queue_->PublishUsed() && interrupt_ != nullptr) interrupt_->SignalUsed(0);
 }
 
+void VirtioBlk::AppendMetrics(
+    std::vector<std::pair<std::string, uint64_t>>& out) const {
+  auto get = [](const std::atomic<uint64_t>& c) {
+    return c.load(std::memory_order_relaxed);
+  };
+  out.emplace_back("read_count", get(counters_.read_count));
+  out.emplace_back("read_bytes", get(counters_.read_bytes));
+  out.emplace_back("write_count", get(counters_.write_count));
+  out.emplace_back("write_bytes", get(counters_.write_bytes));
+  out.emplace_back("flush_count", get(counters_.flush_count));
+  out.emplace_back("discard_count", get(counters_.discard_count));
+  out.emplace_back("other_count", get(counters_.other_count));
+  out.emplace_back("errors", get(counters_.errors));
+}
+
 void VirtioBlk::Finish(Request& req) {
+  if (req.result != kVirtioBlkSOk) {
+    counters_.errors.fetch_add(1, std::memory_order_relaxed);
+  }
   if (req.generation != generation_ || !queue_.has_value()) return;
   *req.status = req.result;
   queue_->AddUsed(req.head, req.used_len);
@@ -202,6 +220,8 @@ void VirtioBlk::Parse(const DescriptorChain& chain, uint64_t generation,
     case kVirtioBlkTOut: {
       const bool write = hdr.type == kVirtioBlkTOut;
       const uint64_t len = write ? data_out : data_in;
+      (write ? counters_.write_count : counters_.read_count)
+          .fetch_add(1, std::memory_order_relaxed);
       if ((write && read_only_) || len % kSectorSize != 0 ||
           !InRange(hdr.sector, len / kSectorSize)) {
         req->result = kVirtioBlkSIoErr;
@@ -213,16 +233,20 @@ void VirtioBlk::Parse(const DescriptorChain& chain, uint64_t generation,
       r.offset = hdr.sector * kSectorSize;
       r.iov = write ? SliceIovecs(chain.readable, sizeof(hdr), len)
                     : SliceIovecs(chain.writable, 0, len);
+      (write ? counters_.write_bytes : counters_.read_bytes)
+          .fetch_add(len, std::memory_order_relaxed);
       submit(std::move(r), static_cast<int64_t>(len));
       return;
     }
     case kVirtioBlkTFlush: {
+      counters_.flush_count.fetch_add(1, std::memory_order_relaxed);
       BlockRequest r;
       r.op = BlockOp::kFlush;
       submit(std::move(r), 0);
       return;
     }
     case kVirtioBlkTGetId: {
+      counters_.other_count.fetch_add(1, std::memory_order_relaxed);
       uint8_t id[kVirtioBlkIdBytes] = {};
       std::memcpy(id, options_.serial.data(),
                   std::min<size_t>(options_.serial.size(), sizeof(id)));
@@ -232,11 +256,13 @@ void VirtioBlk::Parse(const DescriptorChain& chain, uint64_t generation,
     }
     case kVirtioBlkTDiscard:
     case kVirtioBlkTWriteZeroes:
+      counters_.discard_count.fetch_add(1, std::memory_order_relaxed);
       req->result =
           ParseSegments(chain, hdr.type == kVirtioBlkTWriteZeroes, req, out);
       if (req->result == kVirtioBlkSOk && req->pending > 0) return;
       break;
     default:
+      counters_.other_count.fetch_add(1, std::memory_order_relaxed);
       req->result = kVirtioBlkSUnsupp;
       break;
   }

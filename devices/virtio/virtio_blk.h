@@ -27,6 +27,7 @@
 #ifndef SKIFF_DEVICES_VIRTIO_VIRTIO_BLK_H_
 #define SKIFF_DEVICES_VIRTIO_VIRTIO_BLK_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -145,6 +146,12 @@ class VirtioBlk : public VirtioDevice {
   // Requests handed to the backend and not completed yet.
   size_t in_flight() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // read_count, read_bytes, write_count, write_bytes, flush_count,
+  // discard_count (DISCARD and WRITE_ZEROES), other_count (GET_ID and
+  // unsupported), errors (requests that did not end in VIRTIO_BLK_S_OK).
+  void AppendMetrics(
+      std::vector<std::pair<std::string, uint64_t>>& out) const override;
+
  private:
   struct Request;
   // Parses one chain. Either completes it at once (bad request, GET_ID)
@@ -171,6 +178,14 @@ class VirtioBlk : public VirtioDevice {
   const bool read_only_;
   VirtioBlkConfig config_;
   RateLimiter log_limiter_;
+
+  struct Counters {
+    std::atomic<uint64_t> read_count{0}, read_bytes{0};
+    std::atomic<uint64_t> write_count{0}, write_bytes{0};
+    std::atomic<uint64_t> flush_count{0}, discard_count{0}, other_count{0};
+    std::atomic<uint64_t> errors{0};
+  };
+  Counters counters_;  // relaxed atomics, any thread
 
   mutable absl::Mutex mu_;
   std::optional<Virtqueue> queue_ ABSL_GUARDED_BY(mu_);

@@ -31,6 +31,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -93,6 +95,14 @@ class VirtioDevice {
   // An error (malformed ring) makes the transport set DEVICE_NEEDS_RESET;
   // the device should ignore that queue until Reset.
   virtual absl::Status ProcessQueue(uint32_t queue) = 0;
+
+  // Metrics: appends this device's counters as (name, value) pairs, e.g.
+  // ("read_bytes", 4096). Any thread, so read atomics (or take the
+  // device's lock).
+  virtual void AppendMetrics(
+      std::vector<std::pair<std::string, uint64_t>>& out) const {
+    (void)out;
+  }
 };
 
 }  // namespace skiff::devices

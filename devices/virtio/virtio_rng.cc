@@ -64,6 +64,7 @@ absl::Status VirtioRng::ProcessQueue(uint32_t queue) {
   for (;;) {
     absl::StatusOr<bool> got = queue_->Pop(chain_);
     if (!got.ok()) {
+      errors_.fetch_add(1, std::memory_order_relaxed);
       broken_ = true;
       error = got.status();
       break;
@@ -83,12 +84,25 @@ absl::Status VirtioRng::ProcessQueue(uint32_t queue) {
       written += got_bytes;
       if (got_bytes < want || written == kMaxBytesPerRequest) break;
     }
+    requests_.fetch_add(1, std::memory_order_relaxed);
+    bytes_.fetch_add(written, std::memory_order_relaxed);
+    if (written <
+        std::min<uint64_t>(chain_.writable_bytes, kMaxBytesPerRequest)) {
+      errors_.fetch_add(1, std::memory_order_relaxed);
+    }
     queue_->AddUsed(chain_.head, static_cast<uint32_t>(written));
   }
   if (queue_->PublishUsed() && interrupt_ != nullptr) {
     interrupt_->SignalUsed(0);
   }
   return error;
+}
+
+void VirtioRng::AppendMetrics(
+    std::vector<std::pair<std::string, uint64_t>>& out) const {
+  out.emplace_back("requests", requests_.load(std::memory_order_relaxed));
+  out.emplace_back("bytes", bytes_.load(std::memory_order_relaxed));
+  out.emplace_back("errors", errors_.load(std::memory_order_relaxed));
 }
 
 }  // namespace skiff::devices

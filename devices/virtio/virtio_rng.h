@@ -17,8 +17,11 @@
 #ifndef SKIFF_DEVICES_VIRTIO_VIRTIO_RNG_H_
 #define SKIFF_DEVICES_VIRTIO_VIRTIO_RNG_H_
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -41,8 +44,16 @@ class VirtioRng : public VirtioDevice {
       ABSL_LOCKS_EXCLUDED(mu_);
   void Reset() override ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ProcessQueue(uint32_t queue) override ABSL_LOCKS_EXCLUDED(mu_);
+  // requests, bytes, errors (malformed rings, short fills).
+  void AppendMetrics(
+      std::vector<std::pair<std::string, uint64_t>>& out) const override;
 
  private:
+  // Relaxed atomics, any thread.
+  std::atomic<uint64_t> requests_{0};
+  std::atomic<uint64_t> bytes_{0};
+  std::atomic<uint64_t> errors_{0};
+
   absl::Mutex mu_;
   std::optional<Virtqueue> queue_ ABSL_GUARDED_BY(mu_);
   VirtioInterrupt* interrupt_ ABSL_GUARDED_BY(mu_) = nullptr;
