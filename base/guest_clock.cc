@@ -38,6 +38,15 @@ uint64_t GuestClock::TscToNs(uint64_t tsc) const {
                   tsc_hz_);
 }
 
+int64_t GuestClock::WallClockAtZeroNs() const {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  const int64_t now =
+      static_cast<int64_t>(ts.tv_sec) * static_cast<int64_t>(kNsPerSecond) +
+      ts.tv_nsec;
+  return now - static_cast<int64_t>(NowNs());
+}
+
 MonotonicGuestClock::MonotonicGuestClock(uint64_t tsc_hz)
     : GuestClock(tsc_hz), start_ns_(MonotonicNs()) {}
 
@@ -50,6 +59,18 @@ void ManualGuestClock::AdvanceTo(uint64_t ns) {
   while (cur < ns &&
          !now_ns_.compare_exchange_weak(cur, ns, std::memory_order_acq_rel)) {
   }
+}
+
+void InstructionClock::SkipTo(uint64_t ns) {
+  const uint64_t now = NowNs();
+  if (ns <= now) return;
+  skipped_ns_.store(skipped_ns_.load(std::memory_order_relaxed) + (ns - now),
+                    std::memory_order_release);
+}
+
+uint64_t InstructionClock::NextDeadlineNs() const {
+  return deadline_source_ ? deadline_source_()
+                          : std::numeric_limits<uint64_t>::max();
 }
 
 }  // namespace skiff

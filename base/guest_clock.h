@@ -10,8 +10,12 @@
 //   uint64_t tsc = clock.Tsc();               // what RDTSC returns
 //   uint64_t when = clock.TscToNs(deadline);  // IA32_TSC_DEADLINE -> ns
 //
-//   ManualGuestClock fake;                    // tests, deterministic mode
+//   ManualGuestClock fake;                    // tests
 //   fake.Advance(1'000'000);                  // 1 ms passes, instantly
+//
+//   InstructionClock icount;                  // --icount: time is the
+//   icount.AddInstructions(500);              // instruction count, 1 ns
+//   icount.SkipTo(icount.NextDeadlineNs());   // each; idle jumps ahead
 //
 // Thread-safety: all methods of both implementations are thread-safe.
 #ifndef SKIFF_BASE_GUEST_CLOCK_H_
@@ -19,6 +23,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 
 namespace skiff {
 
@@ -41,6 +46,11 @@ class GuestClock {
   // TscToNs rounds up so a deadline converted to ns is never early.
   uint64_t NsToTsc(uint64_t ns) const;
   uint64_t TscToNs(uint64_t tsc) const;
+
+  // The Unix time in ns at which NowNs() was 0: what the guest's wall
+  // clocks (kvmclock's wall clock, the CMOS RTC) add NowNs() to. By default
+  // the host's CLOCK_REALTIME now minus NowNs().
+  virtual int64_t WallClockAtZeroNs() const;
 
  private:
   const uint64_t tsc_hz_;
@@ -73,6 +83,65 @@ class ManualGuestClock : public GuestClock {
 
  private:
   std::atomic<uint64_t> now_ns_{0};
+};
+
+// Virtual time from the number of guest instructions retired, for the
+// deterministic interpreter mode (--icount): each instruction is 1 ns of
+// guest time, so at the default 1 GHz TSC one instruction is one TSC tick
+// (QEMU's -icount shift=0 rate). When every vCPU is halted the machine
+// jumps the clock to the next timer deadline (SkipTo) instead of waiting.
+// The wall clock starts at a fixed epoch (kDefaultEpochUnixNs), not the
+// host's time, so a guest reading the date sees the same thing every run.
+//
+// One writer: AddInstructions and SkipTo are called only by the thread that
+// runs every vCPU (the round-robin thread); reads are thread-safe.
+class InstructionClock : public GuestClock {
+ public:
+  // 2026-01-01T00:00:00Z.
+  static constexpr int64_t kDefaultEpochUnixNs = 1'767'225'600'000'000'000;
+
+  explicit InstructionClock(uint64_t tsc_hz = kDefaultTscHz,
+                            int64_t epoch_unix_ns = kDefaultEpochUnixNs)
+      : GuestClock(tsc_hz), epoch_unix_ns_(epoch_unix_ns) {}
+
+  uint64_t NowNs() const override {
+    // Both only grow, so the sum never goes backwards for any reader.
+    return instructions_.load(std::memory_order_acquire) +
+           skipped_ns_.load(std::memory_order_acquire);
+  }
+  int64_t WallClockAtZeroNs() const override { return epoch_unix_ns_; }
+
+  // `n` more instructions retired. Single writer (see above): a plain load
+  // and store, no locked read-modify-write on the interpreter's path.
+  void AddInstructions(uint64_t n) {
+    instructions_.store(instructions_.load(std::memory_order_relaxed) + n,
+                        std::memory_order_release);
+  }
+  // Idle: moves time forward to `ns` without instructions; ignored when
+  // `ns` is not in the future. Single writer.
+  void SkipTo(uint64_t ns);
+
+  uint64_t instructions() const {
+    return instructions_.load(std::memory_order_acquire);
+  }
+  uint64_t skipped_ns() const {
+    return skipped_ns_.load(std::memory_order_acquire);
+  }
+
+  // Where the next timer deadline comes from (the machine's timer queue):
+  // the interpreter ends a run there so the timer fires at exactly that
+  // instruction count. REQUIRES: set before any vCPU runs.
+  void set_deadline_source(std::function<uint64_t()> source) {
+    deadline_source_ = std::move(source);
+  }
+  // The earliest pending deadline (NowNs scale), or UINT64_MAX.
+  uint64_t NextDeadlineNs() const;
+
+ private:
+  const int64_t epoch_unix_ns_;
+  std::function<uint64_t()> deadline_source_;
+  std::atomic<uint64_t> instructions_{0};
+  std::atomic<uint64_t> skipped_ns_{0};
 };
 
 }  // namespace skiff

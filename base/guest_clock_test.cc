@@ -44,5 +44,45 @@ TEST(GuestClock, MonotonicStartsNearZeroAndNeverDecreases) {
   EXPECT_LE(a, b);
 }
 
+TEST(GuestClock, WallClockAtZeroIsTheHostTimeByDefault) {
+  ManualGuestClock clock;
+  clock.Advance(5'000'000'000);
+  // Some time after 2020 and 5 s before "now".
+  EXPECT_GT(clock.WallClockAtZeroNs(), 1'577'836'800'000'000'000);
+}
+
+TEST(InstructionClock, TimeIsInstructionsPlusSkippedIdleTime) {
+  InstructionClock clock;
+  EXPECT_EQ(clock.NowNs(), 0u);
+  clock.AddInstructions(1000);
+  EXPECT_EQ(clock.NowNs(), 1000u);
+  EXPECT_EQ(clock.Tsc(), 1000u);  // 1 GHz: one tick per instruction
+  clock.SkipTo(5000);
+  clock.SkipTo(10);  // the past: ignored
+  clock.AddInstructions(1);
+  EXPECT_EQ(clock.NowNs(), 5001u);
+  EXPECT_EQ(clock.instructions(), 1001u);
+  EXPECT_EQ(clock.skipped_ns(), 4000u);
+}
+
+TEST(InstructionClock, WallClockStartsAtAFixedEpoch) {
+  InstructionClock clock;
+  EXPECT_EQ(clock.WallClockAtZeroNs(), InstructionClock::kDefaultEpochUnixNs);
+  clock.AddInstructions(123);
+  EXPECT_EQ(clock.WallClockAtZeroNs(), InstructionClock::kDefaultEpochUnixNs);
+  InstructionClock other(GuestClock::kDefaultTscHz, 42);
+  EXPECT_EQ(other.WallClockAtZeroNs(), 42);
+}
+
+TEST(InstructionClock, DeadlineComesFromItsSource) {
+  InstructionClock clock;
+  EXPECT_EQ(clock.NextDeadlineNs(), UINT64_MAX);
+  uint64_t deadline = 77;
+  clock.set_deadline_source([&deadline] { return deadline; });
+  EXPECT_EQ(clock.NextDeadlineNs(), 77u);
+  deadline = 88;
+  EXPECT_EQ(clock.NextDeadlineNs(), 88u);
+}
+
 }  // namespace
 }  // namespace skiff

@@ -30,6 +30,7 @@ namespace skiff {
 
 class EventFd;
 class GuestClock;
+class InstructionClock;
 
 // Device accesses made by a running vCPU. Implementations must be safe to
 // call from several vCPU threads at once (each device guards its state).
@@ -131,6 +132,17 @@ class VcpuBackend {
     (void)instructions;
     return absl::UnimplementedError(
         "this vCPU backend cannot run for a number of instructions");
+  }
+
+  // Deterministic mode (--icount): the vCPU counts the instructions it
+  // retires into `clock` (which then is its time base) and ends a Run()
+  // with kInterrupted when the clock reaches its next deadline. Only a
+  // backend that counts instructions (the interpreter) can.
+  virtual absl::Status SetInstructionClock(InstructionClock& clock) {
+    (void)clock;
+    return absl::UnimplementedError(
+        "this vCPU backend cannot count instructions (--icount needs the "
+        "interpreter)");
   }
 
   // Attaches a userspace interrupt controller. Backends with an in-kernel

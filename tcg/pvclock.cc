@@ -1,7 +1,5 @@
 #include "tcg/pvclock.h"
 
-#include <time.h>
-
 #include <cstring>
 
 #include "tcg/cpuid_msr.h"
@@ -81,13 +79,10 @@ bool WritePvclockTimeInfo(Cpu& c, uint64_t gpa) {
 }
 
 bool WritePvclockWallClock(Cpu& c, uint64_t gpa) {
-  // The wall-clock time at which system_time was 0.
-  timespec now{};
-  clock_gettime(CLOCK_REALTIME, &now);
-  const uint64_t real_ns = static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 +
-                           static_cast<uint64_t>(now.tv_nsec);
-  const uint64_t up = c.clock->NowNs();
-  const uint64_t boot_ns = real_ns > up ? real_ns - up : 0;
+  // The wall-clock time at which system_time was 0: the host's time, or
+  // the fixed epoch of an instruction-counting clock (--icount).
+  const int64_t at_zero = c.clock->WallClockAtZeroNs();
+  const uint64_t boot_ns = at_zero > 0 ? static_cast<uint64_t>(at_zero) : 0;
   PvclockWallClock wc{};
   wc.version = 2;
   wc.sec = static_cast<uint32_t>(boot_ns / 1'000'000'000);

@@ -135,6 +135,7 @@ inline bool TcgVcpu::Step(VcpuExit* exit) {
   if (s.code_bits != 64) c.next_rip &= s.code_bits == 32 ? 0xffffffff : 0xffff;
   const ExecStatus st = insn->fn(c, *insn);
   ++retired_;
+  if (icount_ != nullptr) icount_->AddInstructions(1);
   c.shadow = c.shadow_next;
   c.shadow_next = false;
   return Finish(st, exit);
@@ -200,7 +201,7 @@ inline ExecStatus ExecBlock(Cpu& c, const Insn*& in, uint64_t& rip,
 // instruction limit, a pending interrupt with IF=1, an interrupt shadow).
 // Per block: a fetch-page check and a lookup with one byte compare against
 // guest RAM.
-int TcgVcpu::RunBlocks(uint64_t limit, VcpuExit* exit) {
+int TcgVcpu::RunBlocks(VcpuExit* exit) {
   Cpu& c = cpu_;
   CpuState& s = c.s;
   const Block* b = nullptr;
@@ -219,6 +220,8 @@ int TcgVcpu::RunBlocks(uint64_t limit, VcpuExit* exit) {
     const uint64_t start = s.rip;
     const Insn* in = b->insns;
     const Insn* end = in + b->ninsn;
+    // Re-read each block: a device access (--icount) may lower it.
+    const uint64_t limit = limit_;
     if (limit != 0 && limit - retired_ < b->ninsn) {
       end = in + (limit - retired_);  // exact instruction limit
     }
@@ -232,7 +235,9 @@ int TcgVcpu::RunBlocks(uint64_t limit, VcpuExit* exit) {
             : ExecBlock<false>(c, in, rip,
                                s.code_bits == 32 ? 0xffffffffull : 0xffffull);
     const bool ended_early = in < b->insns + b->ninsn;
-    retired_ += static_cast<uint64_t>(in - b->insns);
+    const uint64_t n = static_cast<uint64_t>(in - b->insns);
+    retired_ += n;
+    if (icount_ != nullptr) icount_->AddInstructions(n);
     c.code_hi = nullptr;
     // Only the last instruction of a block can set an interrupt shadow
     // (EndsBlock), and blocks start only without one.
@@ -241,7 +246,7 @@ int TcgVcpu::RunBlocks(uint64_t limit, VcpuExit* exit) {
     if (st != ExecStatus::kNext) return Finish(st, exit) ? 1 : -1;
     s.rip = rip;
     if (c.shadow || kick_.load(std::memory_order_relaxed) ||
-        (limit != 0 && retired_ >= limit) ||
+        (limit_ != 0 && retired_ >= limit_) ||
         (c.irq != nullptr && (s.rflags & kRflagsIf) &&
          c.irq->HasPendingInterrupt())) {
       return 1;
@@ -252,6 +257,15 @@ int TcgVcpu::RunBlocks(uint64_t limit, VcpuExit* exit) {
     // the block's start), so the translation and mode are unchanged.
     if (!((b->branch_end || ended_early) && rip == start)) b = nullptr;
   }
+}
+
+void TcgVcpu::ClampLimitToDeadline() {
+  const uint64_t now = icount_->NowNs();
+  const uint64_t deadline = icount_->NextDeadlineNs();
+  // 1 ns per instruction (base/guest_clock.h InstructionClock).
+  const uint64_t budget = deadline > now ? deadline - now : 1;
+  const uint64_t at = budget > ~retired_ ? ~0ull : retired_ + budget;
+  if (limit_ == 0 || at < limit_) limit_ = at;
 }
 
 absl::StatusOr<VcpuExit> TcgVcpu::Run(VcpuIo& io) {
@@ -265,7 +279,12 @@ absl::StatusOr<VcpuExit> TcgVcpu::Run(VcpuIo& io) {
       seen_epoch_ = epoch;
     }
   }
-  const uint64_t limit = insn_limit_ ? retired_ + insn_limit_ : 0;
+  limit_ = insn_limit_ ? retired_ + insn_limit_ : 0;
+  if (icount_ != nullptr) {
+    icount_io_.inner = &io;
+    c.io = &icount_io_;
+    ClampLimitToDeadline();
+  }
   VcpuExit exit;
   for (;;) {
     if (kick_.load(std::memory_order_relaxed)) {
@@ -273,7 +292,7 @@ absl::StatusOr<VcpuExit> TcgVcpu::Run(VcpuIo& io) {
       exit.kind = VcpuExit::Kind::kInterrupted;
       break;
     }
-    if (limit != 0 && retired_ >= limit) {
+    if (limit_ != 0 && retired_ >= limit_) {
       exit.kind = VcpuExit::Kind::kInterrupted;
       break;
     }
@@ -293,7 +312,7 @@ absl::StatusOr<VcpuExit> TcgVcpu::Run(VcpuIo& io) {
       // A block runs without interrupt checks, so not in a shadow: the
       // instruction after STI / MOV SS runs alone, then interrupts are
       // polled again.
-      const int r = RunBlocks(limit, &exit);
+      const int r = RunBlocks(&exit);
       if (r > 0) continue;
       if (r < 0) break;
     }

@@ -56,6 +56,21 @@ class TcgVcpu : public VcpuBackend {
   // the LAPIC timers.
   void set_guest_clock(const GuestClock* clock) {
     cpu_.clock = clock != nullptr ? clock : &own_clock_;
+    icount_ = nullptr;
+  }
+  // Deterministic mode (--icount; not owned, may be null): the vCPU adds
+  // the instructions it retires to `clock`, reads time from it, and ends a
+  // Run() (kInterrupted) when the clock reaches its next deadline, so that
+  // the caller can fire the timer at exactly that instruction count. A
+  // device access during the run that arms an earlier timer shortens the
+  // run too. All vCPUs sharing the clock must run on one thread.
+  void set_instruction_clock(InstructionClock* clock) {
+    set_guest_clock(clock);
+    icount_ = clock;
+  }
+  absl::Status SetInstructionClock(InstructionClock& clock) override {
+    set_instruction_clock(&clock);
+    return absl::OkStatus();
   }
   // Makes Run() return kInterrupted after `n` more instructions (0: no
   // limit). For fuzzing and deterministic runs.
@@ -75,16 +90,56 @@ class TcgVcpu : public VcpuBackend {
   // Executes one instruction. Returns false when Run() must return `*exit`.
   bool Step(VcpuExit* exit);
   // Executes cached basic blocks from RIP (building them on a miss), at
-  // most up to instruction `limit` (0: none), until the run loop must poll
+  // most up to instruction limit_ (0: none), until the run loop must poll
   // something. Returns 1 to go on, -1 when Run() must return `*exit`, 0 when
   // there is no block (RIP's page is not the current fetch page, or its
   // first instruction crosses the page): then Step() runs one instruction.
-  int RunBlocks(uint64_t limit, VcpuExit* exit);
+  int RunBlocks(VcpuExit* exit);
   // Finishes an instruction that returned `st` (fault delivery, HLT...).
   // Returns false when Run() must return `*exit`.
   bool Finish(ExecStatus st, VcpuExit* exit);
   bool Fetch(Insn* insn, const Insn** out);
   VcpuExit InternalError(const char* message);
+  // --icount: lowers limit_ to the clock's next deadline (at least one more
+  // instruction, so a run always makes progress).
+  void ClampLimitToDeadline();
+
+  // Forwards device accesses and, after each one, re-reads the clock's
+  // deadline: the access may have armed a timer (--icount only).
+  class IcountIo : public VcpuIo {
+   public:
+    explicit IcountIo(TcgVcpu* vcpu) : vcpu_(vcpu) {}
+    void PioRead(uint16_t port, absl::Span<uint8_t> data) override {
+      inner->PioRead(port, data);
+      vcpu_->ClampLimitToDeadline();
+    }
+    void PioWrite(uint16_t port, absl::Span<const uint8_t> data) override {
+      inner->PioWrite(port, data);
+      vcpu_->ClampLimitToDeadline();
+    }
+    void MmioRead(uint64_t addr, absl::Span<uint8_t> data) override {
+      inner->MmioRead(addr, data);
+      vcpu_->ClampLimitToDeadline();
+    }
+    void MmioWrite(uint64_t addr, absl::Span<const uint8_t> data) override {
+      inner->MmioWrite(addr, data);
+      vcpu_->ClampLimitToDeadline();
+    }
+    bool MsrRead(uint32_t index, uint64_t& value) override {
+      const bool ok = inner->MsrRead(index, value);
+      vcpu_->ClampLimitToDeadline();
+      return ok;
+    }
+    bool MsrWrite(uint32_t index, uint64_t value) override {
+      const bool ok = inner->MsrWrite(index, value);
+      vcpu_->ClampLimitToDeadline();
+      return ok;
+    }
+    VcpuIo* inner = nullptr;
+
+   private:
+    TcgVcpu* const vcpu_;
+  };
 
   const int index_;
   const std::atomic<uint64_t>* code_epoch_;
@@ -95,7 +150,11 @@ class TcgVcpu : public VcpuBackend {
   MonotonicGuestClock own_clock_;
   Cpu cpu_;
   std::atomic<bool> kick_{false};
+  InstructionClock* icount_ = nullptr;
+  IcountIo icount_io_{this};
   uint64_t insn_limit_ = 0;
+  // The retired_ value at which the current Run() ends (0: none).
+  uint64_t limit_ = 0;
   uint64_t retired_ = 0;
   bool blocks_enabled_ = true;
 };
