@@ -102,12 +102,15 @@ HttpServer::~HttpServer() {
   }
 }
 
-absl::Status HttpServer::Start() {
+absl::Status HttpServer::Start(std::function<void()> on_thread_start) {
   absl::MutexLock lock(&mu_);
   if (thread_.joinable()) {
     return absl::FailedPreconditionError("api server already started");
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this, hook = std::move(on_thread_start)] {
+    if (hook) hook();
+    Run();
+  });
   pthread_setname_np(thread_.native_handle(), "api");
   return absl::OkStatus();
 }

@@ -46,8 +46,10 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Starts the server thread ("api"). Call at most once.
-  absl::Status Start();
+  // Starts the server thread ("api"). Call at most once. `on_thread_start`
+  // runs first on that thread, e.g. to install its seccomp filter (then the
+  // handler must only make the syscalls that filter allows).
+  absl::Status Start(std::function<void()> on_thread_start = nullptr);
   // Asks the server thread to exit and, unless called from that thread
   // (e.g. by the handler), waits for it. Idempotent, any thread.
   void Stop();

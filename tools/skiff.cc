@@ -1,6 +1,8 @@
 // skiff: the command-line front end. A thin main() over vmm/.
 //
 //   skiff run --kernel vmlinux [options]   boot a microVM (see run --help)
+//   skiff fc --api-sock PATH [options]     Firecracker-compatible front end
+//                                          (also when invoked as firecracker)
 //   skiff probe                            what this host's KVM can do
 //   skiff version
 #include <signal.h>
@@ -9,6 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,7 @@
 #include "base/status_macros.h"
 #include "vmm/accel.h"
 #include "vmm/default_guest.h"
+#include "vmm/fc_main.h"
 #include "vmm/machine.h"
 #include "vmm/run_flags.h"
 
@@ -26,20 +30,14 @@ constexpr char kUsage[] = R"(usage: skiff <command> [options]
 
 Commands:
   run      boot a microVM (skiff run --help for its options)
+  fc       Firecracker-compatible API server and --config-file runner
+           (skiff fc --help; the binary run as `firecracker` is the same)
   probe    report whether this host's KVM is usable and can run Linux
   version  print the version
 )";
 
 int ExitStatusFor(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kPermissionDenied:
-      return skiff::kExitUsage;
-    default:
-      return skiff::kExitVmmError;
-  }
+  return skiff::ExitStatusForError(status);
 }
 
 int Fail(const absl::Status& status, int exit_status) {
@@ -80,6 +78,7 @@ int Run(const std::vector<std::string>& args, absl::Time process_start) {
 
   skiff::Machine::Options options;
   options.process_start = process_start;
+  options.shutdown_timeout = flags->shutdown_timeout;
   auto machine = skiff::Machine::Create(flags->config, options);
   if (!machine.ok())
     return Fail(machine.status(), ExitStatusFor(machine.status()));
@@ -94,7 +93,27 @@ int Run(const std::vector<std::string>& args, absl::Time process_start) {
   if (absl::Status st = (*machine)->Start(); !st.ok()) {
     return Fail(st, skiff::kExitVmmError);
   }
+  std::unique_ptr<skiff::AttachedApi> api;
+  if (!flags->api_socket.empty()) {
+    auto attached = skiff::AttachedApi::Create(flags->api_socket, flags->config,
+                                               machine->get());
+    if (!attached.ok()) {
+      (*machine)->RequestStop(skiff::devices::StopReason::kUser, 0);
+      (*machine)->WaitForStop(-1);
+      return Fail(attached.status(), ExitStatusFor(attached.status()));
+    }
+    api = *std::move(attached);
+  }
+  // Every thread exists now: confine this one to what waiting, stopping
+  // and tearing down need (--seccomp; vmm/seccomp_filter.h).
+  if (absl::Status st = (*machine)->ConfineVmmThread(); !st.ok()) {
+    (*machine)->RequestStop(skiff::devices::StopReason::kError,
+                            skiff::kExitVmmError);
+    (*machine)->WaitForStop(-1);
+    return Fail(st, skiff::kExitVmmError);
+  }
   int status = (*machine)->WaitForStop(signal_fd);
+  api.reset();  // before the Machine it controls
   machine->reset();
   if (signal_fd >= 0) close(signal_fd);
   return status;
@@ -105,6 +124,11 @@ int Run(const std::vector<std::string>& args, absl::Time process_start) {
 int main(int argc, char** argv) {
   absl::Time process_start = absl::Now();
   std::vector<std::string> args(argv + 1, argv + argc);
+  // Installed (or symlinked) as `firecracker`, skiff is `skiff fc`, so
+  // Firecracker's tooling can run it unchanged.
+  const std::string argv0 = argc > 0 ? argv[0] : "";
+  const std::string basename = argv0.substr(argv0.rfind('/') + 1);
+  if (basename == "firecracker") return skiff::FcMain(args, process_start);
   if (args.empty() || args[0] == "--help" || args[0] == "help") {
     std::fputs(kUsage, args.empty() ? stderr : stdout);
     return args.empty() ? skiff::kExitUsage : 0;
@@ -112,6 +136,7 @@ int main(int argc, char** argv) {
   const std::string command = args[0];
   args.erase(args.begin());
   if (command == "run") return Run(args, process_start);
+  if (command == "fc") return skiff::FcMain(args, process_start);
   if (command == "probe") {
     std::fputs(skiff::DescribeHostAccel().c_str(), stdout);
     return 0;

@@ -42,13 +42,18 @@ absl::StatusOr<std::unique_ptr<Console>> Console::Create(
 Console::~Console() { Stop(); }
 
 absl::Status Console::StartInput(devices::Serial8250& serial,
-                                 devices::MachineControl& control) {
+                                 devices::MachineControl& control,
+                                 std::function<void()> on_thread_start) {
   if (stdin_fd_ < 0 || input_thread_.joinable()) return absl::OkStatus();
   if (isatty(stdin_fd_)) {
     SKIFF_ASSIGN_OR_RETURN(raw_, RawTerminal::Enable(stdin_fd_));
   }
   input_thread_ =
-      std::thread([this, &serial, &control] { InputLoop(serial, control); });
+      std::thread([this, &serial, &control, hook = std::move(on_thread_start)] {
+        pthread_setname_np(pthread_self(), "console");
+        if (hook) hook();
+        InputLoop(serial, control);
+      });
   return absl::OkStatus();
 }
 
@@ -60,7 +65,6 @@ void Console::Stop() {
 
 void Console::InputLoop(devices::Serial8250& serial,
                         devices::MachineControl& control) {
-  pthread_setname_np(pthread_self(), "console");
   devices::ConsoleEscape escape;
   for (;;) {
     pollfd fds[2] = {{stdin_fd_, POLLIN, 0}, {stop_.fd(), POLLIN, 0}};

@@ -9,6 +9,7 @@
 #ifndef SKIFF_VMM_CONSOLE_H_
 #define SKIFF_VMM_CONSOLE_H_
 
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -33,8 +34,10 @@ class Console {
 
   // Forwards input to `serial` until Stop() or end of input. Both must
   // outlive the console's input thread (Stop() joins it).
+  // `on_thread_start` runs first on that thread (its seccomp filter).
   absl::Status StartInput(devices::Serial8250& serial,
-                          devices::MachineControl& control);
+                          devices::MachineControl& control,
+                          std::function<void()> on_thread_start = nullptr);
   void Stop();
 
  private:

@@ -1,8 +1,11 @@
 #include "vmm/machine.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
@@ -22,6 +25,7 @@
 #include "vmm/boot/layout.h"
 #include "vmm/boot/loader.h"
 #include "vmm/round_robin_thread.h"
+#include "vmm/seccomp_filter.h"
 
 namespace skiff {
 namespace {
@@ -68,6 +72,10 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(
   SKIFF_RETURN_IF_ERROR(m->CreateInterruptController(choice.in_kernel_irqchip));
   SKIFF_RETURN_IF_ERROR(m->CreateDevices());
   SKIFF_RETURN_IF_ERROR(m->LoadKernelAndCreateVcpus(choice.in_kernel_irqchip));
+  m->RegisterMetrics();
+  if (!config.metrics_path.empty()) {
+    SKIFF_RETURN_IF_ERROR(m->ConfigureMetrics(config.metrics_path));
+  }
   return m;
 }
 
@@ -82,12 +90,34 @@ absl::Status Machine::CreateInterruptController(bool in_kernel_irqchip) {
   for (int i = 0; i < config_.vcpus; ++i) {
     io_.push_back(std::make_unique<BusIo>(pio_, mmio_));
   }
-  if (in_kernel_irqchip) return absl::OkStatus();
-  clock_ = std::make_unique<MonotonicGuestClock>();
+  if (in_kernel_irqchip) {
+    if (config_.icount) {
+      return absl::InvalidArgumentError(
+          "--icount needs the interpreter (--accel tcg)");
+    }
+    return absl::OkStatus();
+  }
+  if (config_.icount) {
+    // --icount: time is the instruction count; the vCPUs count into this
+    // clock (LoadKernelAndCreateVcpus) and the round-robin thread fires
+    // the timers, so there is no timer thread.
+    auto clock = std::make_unique<InstructionClock>();
+    icount_clock_ = clock.get();
+    clock_ = std::move(clock);
+  } else {
+    clock_ = std::make_unique<MonotonicGuestClock>();
+  }
   // The interpreter's RDTSC must count on the LAPIC timers' clock.
   backend_->SetGuestClock(*clock_);
-  SKIFF_ASSIGN_OR_RETURN(irqchip_, devices::UserspaceIrqChip::Create(
-                                       config_.vcpus, *clock_, *this));
+  SKIFF_ASSIGN_OR_RETURN(
+      irqchip_, devices::UserspaceIrqChip::Create(
+                    config_.vcpus, *clock_, *this,
+                    config_.icount ? devices::TimerQueue::Mode::kManual
+                                   : devices::TimerQueue::Mode::kThread));
+  if (icount_clock_ != nullptr) {
+    icount_clock_->set_deadline_source(
+        [timers = &irqchip_->timers()] { return timers->NextDeadline(); });
+  }
   SKIFF_RETURN_IF_ERROR(irqchip_->Attach(pio_, mmio_));
   for (int i = 0; i < config_.vcpus; ++i) {
     io_[i] = std::make_unique<BusIo>(pio_, mmio_, &irqchip_->lapic(i));
@@ -124,6 +154,7 @@ absl::Status Machine::CreateDevices() {
 
   SKIFF_ASSIGN_OR_RETURN(IrqLine * kbd_irq, CreateIrqLine(kKeyboardGsi));
   auto i8042 = std::make_shared<devices::I8042>(kbd_irq, *this);
+  i8042_ = i8042;
   // Two one-port views: a single 0x60-0x64 range would swallow port 0x61.
   SKIFF_RETURN_IF_ERROR(
       add_pio(devices::OffsetView::Make(i8042, devices::I8042::kDataOffset),
@@ -136,8 +167,17 @@ absl::Status Machine::CreateDevices() {
   for (const GuestMemory::Region& r : memory_->regions()) {
     (r.start.value() < kX86MmioGapEnd ? below_4g : above_4g) += r.size;
   }
-  SKIFF_RETURN_IF_ERROR(add_pio(
-      std::make_shared<devices::CmosRtc>(below_4g, above_4g), kCmosPort, 2));
+  devices::CmosRtc::Clock rtc_clock = &absl::Now;
+  if (icount_clock_ != nullptr) {
+    // --icount: the date starts at the clock's fixed epoch.
+    rtc_clock = [clock = icount_clock_] {
+      return absl::FromUnixNanos(clock->WallClockAtZeroNs()) +
+             absl::Nanoseconds(static_cast<int64_t>(clock->NowNs()));
+    };
+  }
+  SKIFF_RETURN_IF_ERROR(add_pio(std::make_shared<devices::CmosRtc>(
+                                    below_4g, above_4g, std::move(rtc_clock)),
+                                kCmosPort, 2));
   SKIFF_RETURN_IF_ERROR(
       add_pio(std::make_shared<devices::DebugExit>(*this), kDebugExitPort, 4));
   auto ignored = std::make_shared<devices::IgnoredPort>();
@@ -220,15 +260,29 @@ absl::Status Machine::LoadKernelAndCreateVcpus(bool in_kernel_irqchip) {
             boot.protocol, boot.entry);
 
   // --tcg-threads single: the interpreter's vCPUs take turns on one thread.
+  // --icount: the same, deterministically (vmm/round_robin_thread.h).
   std::shared_ptr<RoundRobinThread> shared_thread;
-  if (config_.tcg_single_thread && backend_->name() == "tcg") {
+  if (icount_clock_ != nullptr) {
+    RoundRobinThread::Icount icount;
+    icount.clock = icount_clock_;
+    icount.timers = &irqchip_->timers();
+    icount.vcpus = config_.vcpus;
+    shared_thread = std::make_shared<RoundRobinThread>(
+        RoundRobinThread::kDefaultSliceInstructions, icount);
+  } else if (config_.tcg_single_thread && backend_->name() == "tcg") {
     shared_thread = std::make_shared<RoundRobinThread>();
+  }
+  if (shared_thread != nullptr) {
+    shared_thread->SetThreadStartHook(
+        SeccompHook(SeccompThread::kVcpu, config_.seccomp, this));
   }
   for (int i = 0; i < config_.vcpus; ++i) {
     SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<VcpuBackend> vcpu,
                            backend_->CreateVcpu(i));
     VcpuThread::Options vopts;
     vopts.shared_thread = shared_thread;
+    vopts.on_thread_start =
+        SeccompHook(SeccompThread::kVcpu, config_.seccomp, this);
     if (!config_.affinity.empty()) vopts.affinity = config_.affinity[i];
     if (i == 0) {
       SKIFF_RETURN_IF_ERROR(vcpu->ResetFpu());
@@ -242,6 +296,9 @@ absl::Status Machine::LoadKernelAndCreateVcpus(bool in_kernel_irqchip) {
     if (irqchip_ != nullptr) {
       SKIFF_RETURN_IF_ERROR(vcpu->SetInterruptSource(&irqchip_->lapic(i)));
     }
+    if (icount_clock_ != nullptr) {
+      SKIFF_RETURN_IF_ERROR(vcpu->SetInstructionClock(*icount_clock_));
+    }
     vcpus_.push_back(
         std::make_unique<VcpuThread>(std::move(vcpu), *io_[i], *this, vopts));
   }
@@ -254,7 +311,9 @@ absl::Status Machine::Start() {
             absl::ToInt64Microseconds(absl::Now() - options_.process_start));
   if (virtio_ != nullptr) SKIFF_RETURN_IF_ERROR(virtio_->Start());
   for (auto& v : vcpus_) SKIFF_RETURN_IF_ERROR(v->Start());
-  return console_->StartInput(*serial_, *this);
+  // The console thread feeds a device like the I/O loop does: same filter.
+  return console_->StartInput(
+      *serial_, *this, SeccompHook(SeccompThread::kIo, config_.seccomp, this));
 }
 
 VcpuThread* Machine::VcpuAt(int cpu) {
@@ -289,27 +348,102 @@ void Machine::RequestStop(devices::StopReason reason, int exit_status) {
 }
 
 int Machine::WaitForStop(int signal_fd) {
+  bool stopping_reported = false;
+  auto report_stopping = [&] {
+    if (stopping_reported || !options_.on_stopping) return;
+    stopping_reported = true;
+    options_.on_stopping();
+  };
+  // Set while a SIGTERM's Ctrl-Alt-Del waits for the guest to reset.
+  absl::Time graceful_deadline = absl::InfiniteFuture();
   for (;;) {
+    int timeout_ms = -1;
+    if (graceful_deadline != absl::InfiniteFuture()) {
+      timeout_ms = static_cast<int>(std::max<int64_t>(
+          0, absl::ToInt64Milliseconds(graceful_deadline - absl::Now()) + 1));
+    }
     pollfd fds[2] = {{stop_event_.fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
-    int n = ::poll(fds, signal_fd >= 0 ? 2 : 1, -1);
+    int n = ::poll(fds, signal_fd >= 0 ? 2 : 1, timeout_ms);
     if (n < 0) continue;
     if (fds[0].revents != 0) break;
+    if (n == 0 && absl::Now() >= graceful_deadline) {
+      SKIFF_LOG(kWarn, "guest did not stop within %s of Ctrl-Alt-Del, stopping",
+                absl::FormatDuration(options_.shutdown_timeout));
+      RequestStop(devices::StopReason::kSignal, 0);
+      continue;
+    }
     if (signal_fd >= 0 && fds[1].revents != 0) {
       signalfd_siginfo info;
-      if (::read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+      if (::read(signal_fd, &info, sizeof(info)) != sizeof(info)) continue;
+      report_stopping();
+      const bool graceful = info.ssi_signo == SIGTERM &&
+                            options_.shutdown_timeout > absl::ZeroDuration() &&
+                            graceful_deadline == absl::InfiniteFuture();
+      if (graceful) {
+        Resume();  // a paused guest could not react
+        absl::Status st = SendCtrlAltDel();
+        if (st.ok()) {
+          SKIFF_LOG(kInfo, "received SIGTERM: sent Ctrl-Alt-Del, waiting %s",
+                    absl::FormatDuration(options_.shutdown_timeout));
+          graceful_deadline = absl::Now() + options_.shutdown_timeout;
+          continue;
+        }
+        SKIFF_LOG(kInfo, "received SIGTERM, %s: stopping the VM",
+                  std::string(st.message()));
+      } else {
         SKIFF_LOG(kInfo, "received signal %d, stopping the VM", info.ssi_signo);
-        RequestStop(devices::StopReason::kSignal, 0);
       }
+      RequestStop(devices::StopReason::kSignal, 0);
     }
   }
+  report_stopping();
   StopAll();
+  if (icount_clock_ != nullptr && GetLogLevel() != LogLevel::kOff) {
+    // Shown at any log level but off: comparing runs is why --icount exists.
+    LogMessage(
+        LogLevel::kInfo,
+        absl::StrFormat("icount instructions=%d virtual_ns=%d",
+                        icount_clock_->instructions(), icount_clock_->NowNs()));
+  }
   absl::MutexLock lock(&mu_);
   return exit_status_;
+}
+
+void Machine::Pause() {
+  absl::MutexLock lock(&control_mu_);
+  if (paused_) return;
+  paused_ = true;
+  // VcpuThread::Pause returns once that vCPU is parked (or has stopped).
+  for (auto& v : vcpus_) v->Pause();
+  SKIFF_LOG(kInfo, "paused");
+}
+
+void Machine::Resume() {
+  absl::MutexLock lock(&control_mu_);
+  if (!paused_) return;
+  paused_ = false;
+  for (auto& v : vcpus_) v->Resume();
+  SKIFF_LOG(kInfo, "resumed");
+}
+
+bool Machine::paused() {
+  absl::MutexLock lock(&control_mu_);
+  return paused_;
+}
+
+absl::Status Machine::SendCtrlAltDel() {
+  if (i8042_ == nullptr || !i8042_->InjectCtrlAltDel()) {
+    return absl::FailedPreconditionError(
+        "the guest's keyboard is disabled or not reading its input");
+  }
+  return absl::OkStatus();
 }
 
 void Machine::StopAll() {
   for (auto& v : vcpus_) v->Stop();
   for (auto& v : vcpus_) v->Join();
+  // The last metrics line, while the devices it reads still exist.
+  FinishMetrics();
   // Devices after the vCPUs: no guest access can reach them any more.
   if (virtio_ != nullptr) virtio_->Shutdown();
   if (console_ != nullptr) console_->Stop();

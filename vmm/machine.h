@@ -11,6 +11,7 @@
 #ifndef SKIFF_VMM_MACHINE_H_
 #define SKIFF_VMM_MACHINE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,12 +27,14 @@
 #include "devices/bus.h"
 #include "devices/irqchip/cpu_control.h"
 #include "devices/irqchip/irqchip.h"
+#include "devices/legacy/i8042.h"
 #include "devices/legacy/serial_8250.h"
 #include "devices/machine_control.h"
 #include "vmm/acpi/tables.h"
 #include "vmm/boot/loader.h"
 #include "vmm/bus_io.h"
 #include "vmm/console.h"
+#include "vmm/metrics.h"
 #include "vmm/vcpu_thread.h"
 #include "vmm/virtio_devices.h"
 #include "vmm/vm_config.h"
@@ -48,6 +51,14 @@ class Machine final : public devices::MachineControl,
     // (-1: no input).
     int stdout_fd = 1;
     int stdin_fd = 0;
+    // SIGTERM in WaitForStop: Ctrl-Alt-Del, then this long for the guest to
+    // reset or power off before the VM is stopped anyway. Zero: SIGTERM
+    // stops at once, like SIGINT.
+    absl::Duration shutdown_timeout = absl::Seconds(10);
+    // Called once on the WaitForStop thread when the VM begins to stop
+    // (SIGTERM/SIGINT, or the guest or a device stopping it), e.g. for
+    // systemd's STOPPING=1.
+    std::function<void()> on_stopping;
   };
 
   static absl::StatusOr<std::unique_ptr<Machine>> Create(
@@ -58,11 +69,42 @@ class Machine final : public devices::MachineControl,
   absl::Status Start();
   // Blocks until the guest or a device stops the VM, or a signal arrives on
   // `signal_fd` (a signalfd, or -1). Stops everything and returns the exit
-  // status.
+  // status. SIGTERM is a graceful stop: Ctrl-Alt-Del (resuming a paused
+  // VM), then Options::shutdown_timeout for the guest to reset; a second
+  // SIGTERM, SIGINT or the timeout stops the VM at once (exit status 0).
   int WaitForStop(int signal_fd);
+
+  // Lifecycle, from any one control thread (the API's) while the VM runs;
+  // safe against a concurrent stop. Pause returns once every vCPU is parked
+  // outside the guest; devices keep serving requests already queued (the
+  // guest cannot add any), and guest time keeps running, as in Firecracker.
+  void Pause() ABSL_LOCKS_EXCLUDED(control_mu_);
+  void Resume() ABSL_LOCKS_EXCLUDED(control_mu_);
+  bool paused() ABSL_LOCKS_EXCLUDED(control_mu_);
+  // Presses and releases Ctrl-Alt-Del on the i8042 keyboard (what
+  // Firecracker's SendCtrlAltDel does); Linux then reboots or signals init.
+  // Fails when the guest disabled the keyboard or its buffer is full.
+  absl::Status SendCtrlAltDel();
 
   void RequestStop(devices::StopReason reason, int exit_status) override
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Confines the calling thread with the main-thread ("vmm") seccomp filter
+  // of config.seccomp (vmm/seccomp_filter.h); nothing with kOff. Call after
+  // Start on the thread that then calls WaitForStop and destroys the
+  // Machine; that thread must not start threads or build VMs afterwards.
+  absl::Status ConfineVmmThread();
+
+  // Metrics (vmm/metrics.h, vmm/machine_metrics.cc): JSON lines to `path`
+  // (a file or a FIFO with a reader) every VmConfig::metrics_period_s and on
+  // FlushMetrics; replaces an earlier path. Create does this for
+  // VmConfig::metrics_path. ConfigureMetrics starts a thread: call it
+  // before the calling thread is confined. Any thread.
+  absl::Status ConfigureMetrics(const std::string& path)
+      ABSL_LOCKS_EXCLUDED(metrics_mu_);
+  // Writes a line now; FailedPrecondition when no path is configured or
+  // the VM has stopped (the last line is written as it stops).
+  absl::Status FlushMetrics() ABSL_LOCKS_EXCLUDED(metrics_mu_);
 
   // devices::CpuControl, for the userspace interrupt controller.
   void Wake(int cpu) override;
@@ -93,6 +135,10 @@ class Machine final : public devices::MachineControl,
                                    boot::LoadOptions& load);
   absl::Status LoadKernelAndCreateVcpus(bool in_kernel_irqchip);
   void StopAll();
+  // Fills metrics_registry_ (machine_metrics.cc).
+  void RegisterMetrics();
+  // The last line at exit, then no more writer.
+  void FinishMetrics() ABSL_LOCKS_EXCLUDED(metrics_mu_);
   // The vCPU with that index, or null for an index the guest made up.
   VcpuThread* VcpuAt(int cpu);
 
@@ -107,6 +153,7 @@ class Machine final : public devices::MachineControl,
   devices::Bus mmio_{"mmio"};
   // Without an in-kernel irqchip: the userspace one and its clock.
   std::unique_ptr<GuestClock> clock_;
+  InstructionClock* icount_clock_ = nullptr;  // clock_ under --icount
   std::unique_ptr<devices::UserspaceIrqChip> irqchip_;
   std::vector<std::unique_ptr<BusIo>> io_;  // one per vCPU
   std::vector<std::shared_ptr<devices::BusDevice>> devices_;
@@ -117,14 +164,24 @@ class Machine final : public devices::MachineControl,
   std::unique_ptr<VirtioDevices> virtio_;
   std::unique_ptr<Console> console_;
   std::shared_ptr<devices::Serial8250> serial_;
+  std::shared_ptr<devices::I8042> i8042_;  // for SendCtrlAltDel
   std::vector<std::unique_ptr<VcpuThread>> vcpus_;
   EventFd stop_event_;
 
   absl::Mutex mu_;
   bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;
+  // Serializes Pause/Resume; separate from mu_, which a vCPU thread takes
+  // in RequestStop while Pause waits for it to park.
+  absl::Mutex control_mu_;
+  bool paused_ ABSL_GUARDED_BY(control_mu_) = false;
   devices::StopReason stop_reason_ ABSL_GUARDED_BY(mu_) =
       devices::StopReason::kUser;
   int exit_status_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // Sources read the members above: declared last, destroyed first.
+  MetricsRegistry metrics_registry_;
+  absl::Mutex metrics_mu_;
+  std::unique_ptr<MetricsWriter> metrics_writer_ ABSL_GUARDED_BY(metrics_mu_);
 };
 
 }  // namespace skiff

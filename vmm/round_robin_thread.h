@@ -16,17 +16,34 @@
 // VcpuThreads drive it (Add, Notify, WaitRemoved); each holds a shared_ptr,
 // so it lives until the last of them is destroyed.
 //
+// Deterministic mode (--icount, with an Icount): guest time is the
+// InstructionClock the vCPUs count into. Turns begin once all Icount::vcpus
+// vCPUs were added, in the order they were added; before each turn the
+// timers due at the clock's time fire here (the TimerQueue is kManual), and
+// a turn ends at the next deadline (the vCPU backend reads it from the
+// clock). When every vCPU is halted (none paused) and a timer is pending,
+// the clock jumps to its deadline instead of the thread sleeping. Same
+// guest, same inputs: same turns, same instruction count.
+//
+//   RoundRobinThread::Icount ic{.clock = &clock, .timers = &timers,
+//                               .vcpus = 2};
+//   auto shared = std::make_shared<RoundRobinThread>(
+//       RoundRobinThread::kDefaultSliceInstructions, ic);
+//
 // Thread-safety: all methods are thread-safe. Lock order: VcpuThread's lock
 // -> this lock; the shared thread holds neither while it runs a vCPU.
 #ifndef SKIFF_VMM_ROUND_ROBIN_THREAD_H_
 #define SKIFF_VMM_ROUND_ROBIN_THREAD_H_
 
 #include <cstdint>
+#include <functional>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "base/guest_clock.h"
+#include "devices/irqchip/timer_queue.h"
 
 namespace skiff {
 
@@ -39,14 +56,27 @@ class RoundRobinThread {
   // costs nothing measurable.
   static constexpr uint64_t kDefaultSliceInstructions = 100'000;
 
+  // --icount (see the file comment). Both pointers must outlive every
+  // VcpuThread using this thread; `timers` must be in kManual mode.
+  struct Icount {
+    InstructionClock* clock = nullptr;
+    devices::TimerQueue* timers = nullptr;
+    int vcpus = 1;  // turns begin once this many vCPUs were added
+  };
+
   explicit RoundRobinThread(
       uint64_t slice_instructions = kDefaultSliceInstructions);
+  RoundRobinThread(uint64_t slice_instructions, Icount icount);
   // Stops and joins the thread. Every VcpuThread added must be gone.
   ~RoundRobinThread();
   RoundRobinThread(const RoundRobinThread&) = delete;
   RoundRobinThread& operator=(const RoundRobinThread&) = delete;
 
   uint64_t slice_instructions() const { return slice_instructions_; }
+
+  // `hook` runs first on the shared thread, e.g. to install its seccomp
+  // filter. Call before the first Add.
+  void SetThreadStartHook(std::function<void()> hook) ABSL_LOCKS_EXCLUDED(mu_);
 
   // For VcpuThread. Adds a started vCPU (starts the thread on first use).
   void Add(VcpuThread* vcpu) ABSL_LOCKS_EXCLUDED(mu_);
@@ -60,12 +90,18 @@ class RoundRobinThread {
 
  private:
   void Loop();
+  // --icount: fires the timers due at the clock's time.
+  void FireDueTimers();
 
   const uint64_t slice_instructions_;
+  const Icount icount_;  // clock null: not deterministic
 
   mutable absl::Mutex mu_;
   std::vector<VcpuThread*> vcpus_ ABSL_GUARDED_BY(mu_);
   std::vector<VcpuThread*> removed_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> on_thread_start_ ABSL_GUARDED_BY(mu_);
+  int added_ ABSL_GUARDED_BY(mu_) = 0;
+  int joining_ ABSL_GUARDED_BY(mu_) = 0;  // callers in WaitRemoved
   uint64_t events_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t turns_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

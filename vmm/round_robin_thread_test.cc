@@ -5,9 +5,12 @@
 #include <memory>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "base/guest_clock.h"
+#include "devices/irqchip/timer_queue.h"
 #include "gtest/gtest.h"
 #include "vmm/vcpu_thread.h"
 
@@ -215,6 +218,106 @@ TEST(RoundRobinThread, BackendWithoutTimeSlicesCannotShare) {
                                       /*can_slice=*/false),
       io, control, o);
   EXPECT_EQ(v.Start().code(), absl::StatusCode::kUnimplemented);
+}
+
+// --icount: a backend that "retires" `per_run` instructions into the clock
+// per Run(), after an optional script of exits.
+class CountingBackend : public SlicedBackend {
+ public:
+  CountingBackend(int index, RunLog& log, std::deque<VcpuExit::Kind> script,
+                  InstructionClock& clock, uint64_t per_run)
+      : SlicedBackend(index, log, std::move(script)),
+        clock_(clock),
+        per_run_(per_run) {}
+  absl::StatusOr<VcpuExit> Run(VcpuIo& io) override {
+    clock_.AddInstructions(per_run_);
+    return SlicedBackend::Run(io);
+  }
+
+ private:
+  InstructionClock& clock_;
+  const uint64_t per_run_;
+};
+
+struct IcountFixture {
+  IcountFixture(int vcpus, std::deque<VcpuExit::Kind> script0, uint64_t per_run)
+      : timers(clock, devices::TimerQueue::Mode::kManual),
+        shared(std::make_shared<RoundRobinThread>(
+            1234, RoundRobinThread::Icount{
+                      .clock = &clock, .timers = &timers, .vcpus = vcpus})) {
+    VcpuThread::Options o;
+    o.shared_thread = shared;
+    for (int i = 0; i < vcpus; ++i) {
+      auto b = std::make_unique<CountingBackend>(
+          i, log, i == 0 ? script0 : std::deque<VcpuExit::Kind>{}, clock,
+          per_run);
+      raw.push_back(b.get());
+      v.push_back(std::make_unique<VcpuThread>(std::move(b), io, control, o));
+    }
+  }
+  ~IcountFixture() {
+    for (auto& t : v) t->Stop();
+    v.clear();  // before the timers and the clock
+  }
+  InstructionClock clock;
+  devices::TimerQueue timers;
+  RunLog log;
+  NullIo io;
+  NullControl control;
+  std::shared_ptr<RoundRobinThread> shared;
+  std::vector<CountingBackend*> raw;
+  std::vector<std::unique_ptr<VcpuThread>> v;
+};
+
+TEST(RoundRobinThread, IcountJumpsToTheNextTimerWhenAllHalted) {
+  IcountFixture f(1, {VcpuExit::Kind::kHalt}, 0);
+  std::atomic<uint64_t> fired_at{0};
+  VcpuThread* v0 = f.v[0].get();
+  f.timers.Schedule(5'000'000, [&] {
+    fired_at.store(f.clock.NowNs());
+    v0->Wake();
+  });
+  ASSERT_TRUE(v0->Start().ok());
+  WaitRuns(*f.raw[0], 3);  // halted, woken by the timer, running again
+  EXPECT_EQ(fired_at.load(), 5'000'000u);
+  EXPECT_EQ(f.clock.skipped_ns(), 5'000'000u);
+  EXPECT_EQ(f.clock.instructions(), 0u);
+}
+
+TEST(RoundRobinThread, IcountFiresDueTimersBetweenTurns) {
+  IcountFixture f(1, {}, 1000);
+  std::atomic<uint64_t> fired_at{0};
+  f.timers.Schedule(2500, [&] { fired_at.store(f.clock.NowNs()); });
+  ASSERT_TRUE(f.v[0]->Start().ok());
+  WaitRuns(*f.raw[0], 5);
+  // Due after the third turn (3000 instructions), before the fourth.
+  EXPECT_EQ(fired_at.load(), 3000u);
+  EXPECT_EQ(f.clock.skipped_ns(), 0u);
+}
+
+TEST(RoundRobinThread, IcountStartsTurnsOnlyWithEveryVcpu) {
+  IcountFixture f(2, {}, 10);
+  ASSERT_TRUE(f.v[0]->Start().ok());
+  for (int i = 0; i < 1000; ++i) std::this_thread::yield();
+  EXPECT_EQ(f.raw[0]->runs.load(), 0);
+  ASSERT_TRUE(f.v[1]->Start().ok());
+  WaitRuns(*f.raw[0], 5);
+  WaitRuns(*f.raw[1], 5);
+  // Strict alternation, vCPU 0 first: never more than one turn apart.
+  EXPECT_LE(f.raw[0]->runs.load() - f.raw[1]->runs.load(), 1);
+}
+
+TEST(RoundRobinThread, IcountPausedVcpuStopsTime) {
+  IcountFixture f(1, {}, 0);
+  std::atomic<bool> fired{false};
+  f.timers.Schedule(1'000'000, [&] { fired.store(true); });
+  ASSERT_TRUE(f.v[0]->Start().ok());
+  f.v[0]->Pause();
+  for (int i = 0; i < 1000; ++i) std::this_thread::yield();
+  // Paused is not halted: no jump to the timer.
+  EXPECT_FALSE(fired.load());
+  EXPECT_EQ(f.clock.skipped_ns(), 0u);
+  f.v[0]->Resume();
 }
 
 }  // namespace

@@ -83,6 +83,25 @@ absl::Status ParseSerial(const std::string& value, VmConfig& config) {
   return absl::OkStatus();
 }
 
+absl::Status ParseMetrics(const std::string& value, VmConfig& config) {
+  SKIFF_ASSIGN_OR_RETURN(KeyValueList kv, ParseKeyValueList(value));
+  std::string path = kv.positional;
+  for (const auto& [key, v] : kv.items) {
+    if (key == "path") {
+      path = v;
+    } else if (key == "period") {
+      SKIFF_ASSIGN_OR_RETURN(int64_t s, ParseInt(v, 0, 86400));
+      config.metrics_period_s = static_cast<int>(s);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("unknown key '%s' (expected path, period)", key));
+    }
+  }
+  if (path.empty()) return absl::InvalidArgumentError("empty path");
+  config.metrics_path = path;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<LogLevel> ParseLogLevel(const std::string& value) {
   if (value == "debug") return LogLevel::kDebug;
   if (value == "info") return LogLevel::kInfo;
@@ -116,6 +135,10 @@ absl::StatusOr<RunFlags> ParseRunFlagsImpl(
     }
     if (flag == "--help") {
       flags.help = true;
+      continue;
+    }
+    if (flag == "--icount" && !has_value) {  // a switch
+      config.icount = true;
       continue;
     }
     if (flag == "--rng" && !has_value) {  // a switch; --rng=off also works
@@ -163,12 +186,40 @@ absl::StatusOr<RunFlags> ParseRunFlagsImpl(
       auto disk = ParseDiskFlag(value, static_cast<int>(config.disks.size()));
       if (disk.ok()) config.disks.push_back(*std::move(disk));
       st = disk.status();
+    } else if (flag == "--net") {
+      auto net = ParseNetFlag(value, static_cast<int>(config.nets.size()));
+      if (net.ok()) config.nets.push_back(*std::move(net));
+      st = net.status();
+    } else if (flag == "--vsock") {
+      auto vsock = ParseVsockFlag(value);
+      if (vsock.ok()) config.vsock = *std::move(vsock);
+      st = vsock.status();
     } else if (flag == "--rng") {
       auto on = ParseBool(value);
       if (on.ok()) config.rng = *on;
       st = on.status();
     } else if (flag == "--serial") {
       st = ParseSerial(value, config);
+    } else if (flag == "--seccomp") {
+      if (value == "enforce") {
+        config.seccomp = SeccompMode::kEnforce;
+      } else if (value == "log") {
+        config.seccomp = SeccompMode::kLog;
+      } else if (value == "off") {
+        config.seccomp = SeccompMode::kOff;
+      } else {
+        st = absl::InvalidArgumentError(
+            absl::StrFormat("'%s' (expected enforce, log or off)", value));
+      }
+    } else if (flag == "--metrics") {
+      st = ParseMetrics(value, config);
+    } else if (flag == "--api-socket") {
+      if (value.empty()) st = absl::InvalidArgumentError("empty path");
+      flags.api_socket = value;
+    } else if (flag == "--shutdown-timeout") {
+      auto seconds = ParseInt(value, 0, 3600);
+      if (seconds.ok()) flags.shutdown_timeout = absl::Seconds(*seconds);
+      st = seconds.status();
     } else if (flag == "--log-level") {
       auto level = ParseLogLevel(value);
       if (level.ok()) flags.log_level = *level;
@@ -180,6 +231,12 @@ absl::StatusOr<RunFlags> ParseRunFlagsImpl(
     if (!st.ok()) return FlagError(flag, st);
   }
   if (flags.help) return flags;
+  // --icount runs every vCPU on one interpreter thread; --accel kvm with
+  // it is refused by Validate below.
+  if (config.icount && config.accel != Accel::kKvm) {
+    config.accel = Accel::kTcg;
+    config.tcg_single_thread = true;
+  }
   // Without --kernel the caller boots the default microVM: check the rest.
   VmConfig checked = config;
   if (checked.kernel_path.empty()) checked.kernel_path = "default";
@@ -225,25 +282,60 @@ Machine:
                        interpreter only: one host thread per vCPU (multi,
                        the default) or all vCPUs taking turns on one host
                        thread (single; 100000-instruction time slices)
+  --icount             deterministic interpreter: guest time is the number
+                       of instructions retired (1 ns each); implies --accel
+                       tcg and --tcg-threads single; logs "icount
+                       instructions=N" at exit
 Devices (virtio-mmio, served by an io_uring thread):
   --disk path=IMG[,readonly=on][,id=NAME][,direct=on]
                        a raw disk image as virtio-blk (repeatable; Linux
                        names them vda, vdb, ... in order); readonly=on
                        answers guest writes with an I/O error, direct=on
                        bypasses the host page cache (O_DIRECT)
+  --net tap=NAME[,mac=02:00:00:00:00:01][,id=NAME]
+                       virtio-net on a host TAP interface (repeatable;
+                       created when skiff may, else it must exist and be
+                       usable by this user; the host brings it up); without
+                       mac= a locally administered one is derived
+  --vsock cid=N,uds=PATH
+                       virtio-vsock with guest CID N (3 or more); the host
+                       side is the Unix socket PATH, as in Firecracker:
+                       connect and write "CONNECT <port>\n" to reach a guest
+                       listener; guest connections to CID 2 port P reach the
+                       socket PATH_P
   --rng[=on|off]       virtio-rng fed from the host's getrandom
 Console:
   --serial stdio|file=PATH|none
                        where the 8250 UART at 0x3f8 goes (default stdio; on
                        a terminal, stdin is raw and Ctrl-A x quits)
 Other:
+  --seccomp enforce|log|off
+                       per-thread syscall allow-lists (vCPU, I/O loop, API,
+                       main): a syscall outside them kills the process
+                       (enforce, the default), is logged by the kernel to
+                       the audit log / dmesg (log), or no filter is installed
+                       (off)
+  --metrics PATH[,period=S]
+                       append Firecracker-style JSON lines (one object per
+                       line: vCPU exits by reason, event loop and device
+                       counters) to the file or FIFO PATH every S seconds
+                       (default 60; 0: only at exit) and at exit
+  --api-socket PATH    serve the Firecracker-compatible API (see skiff fc
+                       --help) for this VM on the Unix socket PATH: GET /,
+                       GET /vm/config, PATCH /vm (pause, resume), PUT
+                       /actions SendCtrlAltDel
+  --shutdown-timeout SECONDS
+                       SIGTERM sends Ctrl-Alt-Del and waits this long for
+                       the guest to reset before stopping it (default 10;
+                       0: SIGTERM stops at once, like SIGINT)
   --log-level debug|info|warn|error|off   (default warn)
   --help               this text
 
 Exit status: the guest's reset or power-off exits 0; a write of v to the
 debug-exit port 0xf4 exits (v << 1) | 1; a bad flag or file exits 2; a guest
 triple fault exits 4; a backend failure (KVM internal error) exits 6; any
-other VMM failure exits 8. SIGTERM or SIGINT stops the VM and exits 0.
+other VMM failure exits 8. SIGINT, or SIGTERM after --shutdown-timeout,
+stops the VM and exits 0.
 )";
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "base/log.h"
 #include "vmm/vm_config.h"
 
@@ -19,6 +20,10 @@ struct RunFlags {
   VmConfig config;
   bool help = false;
   LogLevel log_level = LogLevel::kWarn;
+  // --api-socket: serve the Firecracker-compatible API there (empty: none).
+  std::string api_socket;
+  // --shutdown-timeout: how long SIGTERM's Ctrl-Alt-Del may take.
+  absl::Duration shutdown_timeout = absl::Seconds(10);
 };
 
 // `args` excludes the program name and the "run" word.

@@ -48,6 +48,35 @@ TEST(ParseRunFlags, TcgThreads) {
             std::string::npos);
 }
 
+TEST(ParseRunFlags, SeccompAndMetrics) {
+  auto f = ParseRunFlags({"--kernel", "k"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->config.seccomp, SeccompMode::kEnforce);
+  EXPECT_TRUE(f->config.metrics_path.empty());
+  f = ParseRunFlags({"--kernel", "k", "--seccomp", "log", "--metrics=/m"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->config.seccomp, SeccompMode::kLog);
+  EXPECT_EQ(f->config.metrics_path, "/m");
+  f = ParseRunFlags({"--kernel", "k", "--seccomp=off"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->config.seccomp, SeccompMode::kOff);
+  f = ParseRunFlags({"--kernel", "k", "--seccomp", "strict"});
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("--seccomp"), absl::string_view::npos);
+  f = ParseRunFlags({"--kernel", "k", "--metrics", "/m"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->config.metrics_period_s, 60);
+  f = ParseRunFlags({"--kernel", "k", "--metrics", "/m,period=5"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->config.metrics_path, "/m");
+  EXPECT_EQ(f->config.metrics_period_s, 5);
+  EXPECT_FALSE(ParseRunFlags({"--kernel", "k", "--metrics="}).ok());
+  EXPECT_FALSE(
+      ParseRunFlags({"--kernel", "k", "--metrics", "/m,every=1"}).ok());
+  EXPECT_NE(std::string(RunHelpText()).find("--seccomp enforce|log|off"),
+            std::string::npos);
+}
+
 TEST(ParseRunFlags, MemoryBareNumberIsMiB) {
   auto f = ParseRunFlags({"--kernel", "k", "--memory", "size=256,shared=on"});
   ASSERT_TRUE(f.ok()) << f.status();

@@ -79,8 +79,11 @@ void VcpuThread::Pause() {
   paused_ = true;
   if (in_run_) backend_->Kick();
   NotifyShared();
+  // A halted vCPU outside Run() is already blocked (or about to block) in
+  // RunOnce: with paused_ set, no wake lets it back into the guest. Its
+  // parked_ was computed before this pause, so it would never turn true.
   auto parked_or_gone = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return parked_ || !running_;
+    return parked_ || !running_ || (halted_ && !in_run_);
   };
   mu_.Await(absl::Condition(&parked_or_gone));
 }
@@ -200,6 +203,7 @@ absl::Status VcpuThread::SetAffinity(std::vector<int> cpus) {
 void VcpuThread::Loop() {
   std::string name = absl::StrFormat("vcpu%d", index_);
   pthread_setname_np(pthread_self(), name.c_str());
+  if (options_.on_thread_start) options_.on_thread_start();
   while (RunOnce(/*block=*/true) != StepResult::kDone) {
   }
   FinishLoop();
@@ -217,7 +221,7 @@ VcpuThread::StepResult VcpuThread::RunOnce(bool block) {
     if (block) {
       mu_.Await(absl::Condition(&has_something));
     } else if (!stop_ && work_.empty() && (paused_ || halted_)) {
-      return StepResult::kIdle;
+      return paused_ ? StepResult::kIdle : StepResult::kHalted;
     }
     parked_ = false;
     if (stop_) return StepResult::kDone;
@@ -240,6 +244,7 @@ VcpuThread::StepResult VcpuThread::RunOnce(bool block) {
   }
   exits_.fetch_add(1, std::memory_order_relaxed);
   if (!exit.ok()) {
+    exit_counters_.failures.fetch_add(1, std::memory_order_relaxed);
     SKIFF_LOG(kError, "vcpu%d: %s", index_,
               std::string(exit.status().message()));
     control_.RequestStop(devices::StopReason::kError, kExitVmmError);
@@ -264,6 +269,30 @@ void VcpuThread::FinishLoop() {
 
 bool VcpuThread::HandleExit(const VcpuExit& exit) {
   using Kind = VcpuExit::Kind;
+  auto count = [](std::atomic<uint64_t>& c) {
+    c.fetch_add(1, std::memory_order_relaxed);
+  };
+  switch (exit.kind) {
+    case Kind::kInterrupted:
+      count(exit_counters_.interrupted);
+      break;
+    case Kind::kDebug:
+      count(exit_counters_.debug);
+      break;
+    case Kind::kHalt:
+      count(exit_counters_.hlt);
+      break;
+    case Kind::kReset:
+    case Kind::kPowerOff:
+      count(exit_counters_.reset);
+      break;
+    case Kind::kShutdown:
+      count(exit_counters_.shutdown);
+      break;
+    case Kind::kInternalError:
+      count(exit_counters_.failures);
+      break;
+  }
   switch (exit.kind) {
     case Kind::kInterrupted:
     case Kind::kDebug:

@@ -15,6 +15,7 @@
 #ifndef SKIFF_VMM_VCPU_THREAD_H_
 #define SKIFF_VMM_VCPU_THREAD_H_
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -48,6 +49,9 @@ class VcpuThread {
     // Run on this shared host thread instead of an own one (--tcg-threads
     // single). The backend must support VcpuBackend::SetTimeSlice.
     std::shared_ptr<RoundRobinThread> shared_thread;
+    // Runs first on the vCPU's own thread (not with a shared thread, which
+    // has its own hook), e.g. to install its seccomp filter.
+    std::function<void()> on_thread_start;
   };
 
   VcpuThread(std::unique_ptr<VcpuBackend> backend, VcpuIo& io,
@@ -91,16 +95,28 @@ class VcpuThread {
 
   uint64_t exits() const { return exits_.load(std::memory_order_relaxed); }
 
+  // Run() results by kind, for metrics (port and MMIO accesses are counted
+  // by the vCPU's BusIo). Relaxed atomics: read from any thread.
+  struct ExitCounters {
+    std::atomic<uint64_t> hlt{0};
+    std::atomic<uint64_t> interrupted{0};  // kicks, signals, time slices
+    std::atomic<uint64_t> debug{0};
+    std::atomic<uint64_t> reset{0};  // reset or power-off
+    std::atomic<uint64_t> shutdown{0};
+    std::atomic<uint64_t> failures{0};  // backend errors, internal errors
+  };
+  const ExitCounters& exit_counters() const { return exit_counters_; }
+
  private:
   friend class RoundRobinThread;
   using Work = std::function<void(VcpuBackend&)>;
-  enum class StepResult { kRan, kIdle, kDone };
+  enum class StepResult { kRan, kIdle, kHalted, kDone };
 
   void Loop();
   // One turn of the loop: queued work or one Run() and its exit. With
-  // `block`, waits until there is something to do; otherwise returns kIdle
-  // at once (halted, paused or waiting for SIPI). kDone: the loop is over,
-  // call FinishLoop().
+  // `block`, waits until there is something to do; otherwise returns at
+  // once kIdle (paused) or kHalted (halted or waiting for SIPI, not paused).
+  // kDone: the loop is over, call FinishLoop().
   StepResult RunOnce(bool block) ABSL_LOCKS_EXCLUDED(mu_);
   // Marks the vCPU stopped and runs the work queued meanwhile.
   void FinishLoop() ABSL_LOCKS_EXCLUDED(mu_);
@@ -130,6 +146,7 @@ class VcpuThread {
   bool running_ ABSL_GUARDED_BY(mu_) = false;
 
   std::atomic<uint64_t> exits_{0};
+  ExitCounters exit_counters_;
   std::thread thread_;            // owner: the thread calling Start/Join
   bool added_to_shared_ = false;  // owner: the thread calling Start/Join
 };

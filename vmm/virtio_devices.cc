@@ -1,12 +1,18 @@
 #include "vmm/virtio_devices.h"
 
+#include <unistd.h>
+
+#include <array>
 #include <utility>
 
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_rng.h"
+#include "io/tap_net_backend.h"
+#include "io/unix_vsock_backend.h"
 #include "io/uring_block_backend.h"
+#include "vmm/seccomp_filter.h"
 
 namespace skiff {
 namespace {
@@ -17,12 +23,28 @@ absl::Status DeviceError(const std::string& what, const absl::Status& st) {
       st.code(), absl::StrFormat("%s: %s", what, std::string(st.message())));
 }
 
+// A locally administered unicast MAC for interface `index` without one:
+// 02:53:4b ("SK"), then the low 16 bits of the process id, then the index,
+// so that concurrent microVMs on one host rarely collide.
+std::array<uint8_t, 6> DefaultMac(size_t index) {
+  const uint32_t pid = static_cast<uint32_t>(::getpid());
+  return {0x02,
+          0x53,
+          0x4b,
+          static_cast<uint8_t>(pid >> 8),
+          static_cast<uint8_t>(pid),
+          static_cast<uint8_t>(index)};
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<VirtioDevices>> VirtioDevices::Create(
     const VmConfig& config, const Env& env) {
   std::unique_ptr<VirtioDevices> v(new VirtioDevices(env.mmio));
-  SKIFF_ASSIGN_OR_RETURN(v->loop_, io::EventLoop::Create());
+  io::EventLoop::Options loop_options;
+  loop_options.on_thread_start =
+      SeccompHook(SeccompThread::kIo, config.seccomp, nullptr);
+  SKIFF_ASSIGN_OR_RETURN(v->loop_, io::EventLoop::Create(loop_options));
 
   for (const DiskConfig& disk : config.disks) {
     const std::string what = absl::StrFormat("--disk id=%s", disk.id);
@@ -36,6 +58,21 @@ absl::StatusOr<std::unique_ptr<VirtioDevices>> VirtioDevices::Create(
     options.block_size = (*backend)->direct_alignment();
     SKIFF_RETURN_IF_ERROR(v->Add(env, std::make_unique<devices::VirtioBlk>(
                                           *std::move(backend), options)));
+  }
+  for (size_t i = 0; i < config.nets.size(); ++i) {
+    const NetConfig& net = config.nets[i];
+    auto dev = io::OpenTapNetDevice(v->loop_.get(), net.tap,
+                                    net.mac_set ? net.mac : DefaultMac(i));
+    if (!dev.ok()) {
+      return DeviceError(absl::StrFormat("--net id=%s", net.id), dev.status());
+    }
+    SKIFF_RETURN_IF_ERROR(v->Add(env, *std::move(dev)));
+  }
+  if (config.vsock.enabled) {
+    auto vsock = io::OpenUnixVsockDevice(v->loop_.get(), config.vsock.guest_cid,
+                                         config.vsock.uds_path);
+    if (!vsock.ok()) return DeviceError("--vsock", vsock.status());
+    SKIFF_RETURN_IF_ERROR(v->Add(env, *std::move(vsock)));
   }
   if (config.rng) {
     SKIFF_RETURN_IF_ERROR(v->Add(env, std::make_unique<devices::VirtioRng>()));

@@ -20,6 +20,11 @@ namespace skiff {
 
 enum class Accel { kAuto, kKvm, kTcg };
 
+// What the per-thread seccomp filters do with a syscall outside a thread's
+// allow-list (vmm/seccomp_filter.h): kill the process, log it and let it
+// through, or install no filter at all.
+enum class SeccompMode { kEnforce, kLog, kOff };
+
 struct SerialConfig {
   enum class Mode { kStdio, kFile, kNone };
   Mode mode = Mode::kStdio;
@@ -70,12 +75,21 @@ struct VmConfig {
 
   Accel accel = Accel::kAuto;
   bool tcg_single_thread = false;  // --tcg-threads single (one host thread)
+  // --icount: deterministic execution, guest time from the instruction
+  // count (tcg only; implies tcg_single_thread; see README, tcg section).
+  bool icount = false;
   SerialConfig serial;
 
   std::vector<DiskConfig> disks;
   std::vector<NetConfig> nets;
   VsockConfig vsock;
   bool rng = false;  // virtio-rng
+
+  SeccompMode seccomp = SeccompMode::kEnforce;
+  // Firecracker-style JSON lines go here (a file or a FIFO) when set,
+  // every metrics_period_s seconds (0: only on demand and at exit).
+  std::string metrics_path;
+  int metrics_period_s = 60;
 
   absl::Status Validate() const;
 };
