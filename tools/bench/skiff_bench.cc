@@ -1,13 +1,16 @@
-// skiff-bench: boot-time benchmarking of skiff side by side with QEMU
-// microvm, and a runner for the tree's Google Benchmark micro-benchmarks.
+// skiff-bench: boot-time and in-guest block I/O benchmarking of skiff side
+// by side with QEMU microvm, and a runner for the tree's Google Benchmark
+// micro-benchmarks.
 //
 //   skiff-bench boot --runs 10 --vmm skiff --vmm qemu --json b.json --svg b.svg
+//   skiff-bench blk --runs 3 --vmm skiff --vmm qemu --json blk.json
 //   skiff-bench micro --filter BM_Decode
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +18,9 @@
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "tools/bench/bench_flags.h"
+#include "tools/bench/blk_bench.h"
+#include "tools/bench/blk_flags.h"
+#include "tools/bench/blk_runner.h"
 #include "tools/bench/boot_runner.h"
 #include "tools/bench/micro.h"
 #include "tools/bench/report.h"
@@ -33,7 +39,7 @@ int UsageError(const absl::Status& status) {
 }
 
 std::string TopUsage() {
-  return "usage: skiff-bench boot|micro [options] (--help for each)\n";
+  return "usage: skiff-bench boot|blk|micro [options] (--help for each)\n";
 }
 
 int Boot(const std::vector<std::string>& args) {
@@ -99,6 +105,88 @@ int Boot(const std::vector<std::string>& args) {
   return rc;
 }
 
+std::optional<int64_t> HostTscKhz() {
+  absl::StatusOr<std::string> cpuinfo = ReadSmallFile("/proc/cpuinfo");
+  if (!cpuinfo.ok()) return std::nullopt;
+  return ParseCpuinfoKhz(*cpuinfo);
+}
+
+int Blk(const std::vector<std::string>& args) {
+  absl::StatusOr<BlkOptions> parsed = ParseBlkFlags(args);
+  if (!parsed.ok()) return UsageError(parsed.status());
+  BlkOptions o = *std::move(parsed);
+  if (o.common.help) {
+    std::cout << BlkUsage();
+    return 0;
+  }
+  if (absl::Status s = ResolveBlkDefaults(o, CurrentHostFacts()); !s.ok()) {
+    return UsageError(s);
+  }
+  TempImage temp;
+  std::string image = o.image;
+  if (image.empty()) {
+    std::fprintf(stderr, "skiff-bench: writing a %llu MiB random image\n",
+                 static_cast<unsigned long long>(o.size_bytes >> 20));
+    absl::StatusOr<TempImage> made = CreateRandomImage(o.size_bytes);
+    if (!made.ok()) return UsageError(made.status());
+    temp = *std::move(made);
+    image = temp.path();
+  }
+  std::error_code ec;
+  const uint64_t image_bytes = std::filesystem::file_size(image, ec);
+  const std::vector<BlkWorkload> workloads = DefaultBlkWorkloads(o);
+  BlkReport report{
+      .runs = o.common.runs,
+      .seconds = o.seconds,
+      .accel = o.common.accel,
+      .kernel = o.common.kernel,
+      .initrd = o.common.initrd,
+      .image = o.image.empty() ? std::string("(temporary)") : image,
+      .image_bytes = ec ? 0 : image_bytes,
+      .memory_mib = o.common.memory_mib,
+      .workloads = workloads};
+  const std::optional<int64_t> khz = HostTscKhz();
+  const bool tty = isatty(STDERR_FILENO) == 1;
+  std::vector<VmmSpec> specs;
+  for (const std::string& vmm : o.common.vmms) {
+    specs.push_back(vmm == "qemu" ? QemuBlkSpec(o, image, workloads, khz)
+                                  : SkiffBlkSpec(o, image, workloads));
+    report.vmms.push_back(
+        BlkVmmResult{.name = specs.back().name, .command = specs.back().argv});
+  }
+  // Runs alternate between the VMMs (skiff, qemu, skiff, qemu, ...) so that
+  // a change in the host's load over the run hits both alike.
+  for (int i = 0; i < o.common.runs; ++i) {
+    for (size_t v = 0; v < specs.size(); ++v) {
+      if (tty) {
+        std::fprintf(stderr, "\r\033[Kskiff-bench: run %d/%d %s", i + 1,
+                     o.common.runs, specs[v].name.c_str());
+        std::fflush(stderr);
+      }
+      BlkRun run = RunBlkBoot(specs[v], workloads, o.common.timeout_s);
+      run.index = i;
+      report.vmms[v].runs.push_back(std::move(run));
+    }
+  }
+  if (tty) std::fprintf(stderr, "\r\033[K");
+  std::cout << FormatBlkTable(report);
+  int rc = 0;
+  if (!o.common.json_path.empty()) {
+    if (absl::Status s = WriteFile(o.common.json_path, BlkToJson(report));
+        !s.ok()) {
+      std::fprintf(stderr, "skiff-bench: %s\n",
+                   OneLine(std::string(s.message())).c_str());
+      rc = 1;
+    }
+  }
+  for (const BlkVmmResult& vmm : report.vmms) {
+    for (const BlkRun& run : vmm.runs) {
+      if (!run.ok) rc = 1;
+    }
+  }
+  return rc;
+}
+
 int Micro(const std::vector<std::string>& args) {
   absl::StatusOr<MicroOptions> parsed = ParseMicroFlags(args);
   if (!parsed.ok()) return UsageError(parsed.status());
@@ -151,13 +239,15 @@ int Main(int argc, char** argv) {
   const std::string command = args.front();
   args.erase(args.begin());
   if (command == "boot") return Boot(args);
+  if (command == "blk") return Blk(args);
   if (command == "micro") return Micro(args);
   if (command == "--help" || command == "-h" || command == "help") {
     std::cout << TopUsage();
     return 0;
   }
-  return UsageError(absl::InvalidArgumentError(absl::StrCat(
-      "unknown command \"", OneLine(command), "\" (expected boot or micro)")));
+  return UsageError(absl::InvalidArgumentError(
+      absl::StrCat("unknown command \"", OneLine(command),
+                   "\" (expected boot, blk or micro)")));
 }
 
 }  // namespace
