@@ -104,12 +104,33 @@ constexpr const char* kApi[] = {
 // The main thread once the VM runs: waits on the stop eventfd and the
 // signalfd, writes metrics, then stops and tears everything down (joins,
 // io_uring exit, unmapping guest memory, removing socket files, restoring
-// the terminal).
+// the terminal), and tells systemd STOPPING=1 (sd_notify: a Unix datagram
+// socket and sendmsg).
 constexpr const char* kVmm[] = {
-    "poll",      "ppoll",        "io_uring_enter",    "io_uring_register",
-    "openat",    "unlink",       "unlinkat",          "lseek",
-    "fcntl",     "ftruncate",    "shutdown",          "fsync",
-    "fdatasync", "rt_sigaction", "sched_getaffinity", "timerfd_settime",
+    "poll",
+    "ppoll",
+    "io_uring_enter",
+    "io_uring_register",
+    "openat",
+    "unlink",
+    "unlinkat",
+    "lseek",
+    "fcntl",
+    "ftruncate",
+    "shutdown",
+    "fsync",
+    "fdatasync",
+    "rt_sigaction",
+    "sched_getaffinity",
+    "timerfd_settime",
+    "sendmsg",
+    "sendto",
+    "setsockopt",
+    "getsockopt",
+    "getuid",
+    "geteuid",
+    "getgid",
+    "getegid",
 };
 
 template <size_t N>
@@ -213,7 +234,8 @@ absl::Status AddRules(scmp_filter_ctx ctx, SeccompThread kind) {
       return AddIrqLineIoctl(ctx);
     case SeccompThread::kVmm:
       SKIFF_RETURN_IF_ERROR(AddIoctlType(ctx, kKvmIoctlType));
-      return AddIoctlType(ctx, kTermTunIoctlType);
+      SKIFF_RETURN_IF_ERROR(AddIoctlType(ctx, kTermTunIoctlType));
+      return AddUnixSocket(ctx);
   }
   return absl::OkStatus();
 }
@@ -240,7 +262,9 @@ std::vector<std::string> SeccompAllowList(SeccompThread kind) {
   names.push_back("mmap");
   names.push_back("mprotect");
   names.push_back("ioctl");  // by request: see AddRules
-  if (kind == SeccompThread::kIo) names.push_back("socket");
+  if (kind == SeccompThread::kIo || kind == SeccompThread::kVmm) {
+    names.push_back("socket");
+  }
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   return names;
