@@ -178,6 +178,13 @@ class VmBackend {
       int index) = 0;
   virtual absl::StatusOr<std::unique_ptr<IrqLine>> CreateIrqLine(
       uint32_t gsi) = 0;
+  // A line for edge-triggered device interrupts (virtio-mmio): Pulse()
+  // injects one edge, SetLevel(false) does nothing. KVM signals an irqfd,
+  // so the kernel injects the edge without an ioctl from the device thread.
+  virtual absl::StatusOr<std::unique_ptr<IrqLine>> CreateEdgeIrqLine(
+      uint32_t gsi) {
+    return CreateIrqLine(gsi);
+  }
   // The machine's time base (base/guest_clock.h), for a backend that keeps
   // the guest TSC itself (the interpreter), so that RDTSC agrees with the
   // userspace LAPIC timers. Call before CreateVcpu; the clock must outlive

@@ -250,6 +250,37 @@ absl::StatusOr<std::unique_ptr<IrqLine>> KvmVm::CreateIrqLine(uint32_t gsi) {
   return std::unique_ptr<IrqLine>(new KvmIrqLine(*this, gsi));
 }
 
+namespace {
+
+// Edges through an irqfd: a write to the eventfd makes KVM inject the
+// interrupt. Unregistered when destroyed (the VM must outlive the line).
+class KvmIrqfdLine : public IrqLine {
+ public:
+  KvmIrqfdLine(const KvmVm& vm, EventFd event, uint32_t gsi)
+      : vm_(vm), event_(std::move(event)), gsi_(gsi) {}
+  ~KvmIrqfdLine() override { (void)vm_.UnregisterIrqfd(event_, gsi_); }
+  void SetLevel(bool asserted) override {
+    if (asserted) event_.Signal();
+  }
+
+ private:
+  const KvmVm& vm_;
+  const EventFd event_;
+  const uint32_t gsi_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<IrqLine>> KvmVm::CreateEdgeIrqLine(
+    uint32_t gsi) {
+  // The same checks as a level line.
+  SKIFF_RETURN_IF_ERROR(CreateIrqLine(gsi).status());
+  SKIFF_ASSIGN_OR_RETURN(EventFd event, EventFd::Create());
+  SKIFF_RETURN_IF_ERROR(RegisterIrqfd(event, gsi));
+  return std::unique_ptr<IrqLine>(
+      new KvmIrqfdLine(*this, std::move(event), gsi));
+}
+
 absl::Status KvmVm::SetIrqLevel(uint32_t gsi, bool asserted) const {
   kvm_irq_level irq{};
   irq.irq = gsi;

@@ -84,6 +84,9 @@ class KvmVm : public VmBackend {
   absl::StatusOr<std::unique_ptr<KvmVcpu>> CreateKvmVcpu(int index);
   // A level-triggered line driven with KVM_IRQ_LINE. Needs the irqchip.
   absl::StatusOr<std::unique_ptr<IrqLine>> CreateIrqLine(uint32_t gsi) override;
+  // An irqfd-backed edge line (KVM_IRQFD). Needs the irqchip.
+  absl::StatusOr<std::unique_ptr<IrqLine>> CreateEdgeIrqLine(
+      uint32_t gsi) override;
 
   // KVM_IRQ_LINE: sets the level of `gsi` (both the PIC and IOAPIC pins).
   absl::Status SetIrqLevel(uint32_t gsi, bool asserted) const;

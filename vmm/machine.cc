@@ -125,12 +125,13 @@ absl::Status Machine::CreateInterruptController(bool in_kernel_irqchip) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<IrqLine*> Machine::CreateIrqLine(uint32_t gsi) {
+absl::StatusOr<IrqLine*> Machine::CreateIrqLine(uint32_t gsi, bool edge) {
   std::unique_ptr<IrqLine> line;
   if (irqchip_ != nullptr) {
     SKIFF_ASSIGN_OR_RETURN(line, irqchip_->CreateIrqLine(gsi));
   } else {
-    SKIFF_ASSIGN_OR_RETURN(line, backend_->CreateIrqLine(gsi));
+    SKIFF_ASSIGN_OR_RETURN(line, edge ? backend_->CreateEdgeIrqLine(gsi)
+                                      : backend_->CreateIrqLine(gsi));
   }
   irq_lines_.push_back(std::move(line));
   return irq_lines_.back().get();
@@ -201,7 +202,9 @@ absl::Status Machine::CreateVirtioDevices() {
     return absl::OkStatus();
   }
   // Named: a FunctionRef must not outlive the callable it refers to.
-  auto create_irq = [this](uint32_t gsi) { return CreateIrqLine(gsi); };
+  auto create_irq = [this](uint32_t gsi) {
+    return CreateIrqLine(gsi, /*edge=*/true);
+  };
   VirtioDevices::Env env{.memory = *memory_,
                          .mmio = mmio_,
                          .backend = *backend_,

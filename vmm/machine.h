@@ -126,7 +126,8 @@ class Machine final : public devices::MachineControl,
         stop_event_(std::move(stop_event)) {}
 
   absl::Status CreateInterruptController(bool in_kernel_irqchip);
-  absl::StatusOr<IrqLine*> CreateIrqLine(uint32_t gsi);
+  // `edge`: for edge-only device interrupts (an irqfd under KVM).
+  absl::StatusOr<IrqLine*> CreateIrqLine(uint32_t gsi, bool edge = false);
   absl::Status CreateDevices();
   absl::Status CreateVirtioDevices();
   // ACPI tables and the MP table, describing vCPUs, interrupt routing and
