@@ -1,15 +1,12 @@
 #include "io/tap_net_backend.h"
 
 #include <arpa/inet.h>
-#include <linux/capability.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <array>
@@ -19,10 +16,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/functional/function_ref.h"
 #include "base/unique_fd.h"
 #include "devices/testing/fakes.h"
 #include "devices/virtio/testing/virtio_driver.h"
@@ -31,6 +26,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "io/event_loop.h"
+#include "io/testing/netns.h"
 
 namespace skiff::io {
 namespace {
@@ -40,44 +36,16 @@ using devices::VirtioNet;
 using devices::testing::DriverQueue;
 using devices::testing::FakeIrqLine;
 using devices::testing::VirtioMmioDriver;
+using skiff::io::testing::DropCapNetAdmin;
+using skiff::io::testing::InFreshNetns;
+using skiff::io::testing::IsTestFrame;
+using skiff::io::testing::PacketSocket;
 using ::testing::StartsWith;
 
-constexpr uint16_t kTestEtherType = 0x88b5;  // IEEE local experimental
-constexpr char kPayload[] = "skiff-net-test";
 constexpr std::array<uint8_t, 6> kMac = {0x02, 0x53, 0x4b, 0, 0, 0x42};
 
-// Runs `body` on a thread of its own in a fresh network namespace (network
-// namespaces are per thread), so the test touches no host interface. Returns
-// why it could not, or "".
-std::string InFreshNetns(absl::FunctionRef<void()> body) {
-  std::string skip;
-  std::thread thread([&] {
-    if (unshare(CLONE_NEWNET) != 0) {
-      skip = std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
-      return;
-    }
-    body();
-  });
-  thread.join();
-  return skip;
-}
-
 std::vector<uint8_t> TestFrame(uint8_t tag) {
-  std::vector<uint8_t> frame(60, 0);
-  std::memset(frame.data(), 0xff, 6);  // broadcast
-  std::memcpy(frame.data() + 6, kMac.data(), 6);
-  frame[12] = kTestEtherType >> 8;
-  frame[13] = kTestEtherType & 0xff;
-  std::memcpy(frame.data() + 14, kPayload, sizeof(kPayload));
-  frame[14 + sizeof(kPayload)] = tag;
-  return frame;
-}
-
-bool IsTestFrame(const uint8_t* frame, size_t len, uint8_t tag) {
-  return len >= 15 + sizeof(kPayload) && frame[12] == (kTestEtherType >> 8) &&
-         frame[13] == (kTestEtherType & 0xff) &&
-         std::memcmp(frame + 14, kPayload, sizeof(kPayload)) == 0 &&
-         frame[14 + sizeof(kPayload)] == tag;
+  return io::testing::TestFrame(kMac, tag);
 }
 
 void SetLinkUp(const std::string& ifname) {
@@ -89,21 +57,6 @@ void SetLinkUp(const std::string& ifname) {
   ASSERT_EQ(ioctl(sock.get(), SIOCGIFFLAGS, &ifr), 0) << std::strerror(errno);
   ifr.ifr_flags |= IFF_UP;
   ASSERT_EQ(ioctl(sock.get(), SIOCSIFFLAGS, &ifr), 0) << std::strerror(errno);
-}
-
-UniqueFd PacketSocket(const std::string& ifname) {
-  UniqueFd sock(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL)));
-  EXPECT_TRUE(sock.valid()) << std::strerror(errno);
-  sockaddr_ll addr;
-  std::memset(&addr, 0, sizeof(addr));
-  addr.sll_family = AF_PACKET;
-  addr.sll_protocol = htons(ETH_P_ALL);
-  addr.sll_ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
-  EXPECT_NE(addr.sll_ifindex, 0);
-  EXPECT_EQ(bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
-            0)
-      << std::strerror(errno);
-  return sock;
 }
 
 TEST(TapNetBackend, ErrorsNameTheTap) {
@@ -119,12 +72,7 @@ TEST(TapNetBackend, WithoutCapNetAdminTheErrorSaysWhatToDo) {
   auto loop = EventLoop::Create();
   ASSERT_TRUE(loop.ok()) << loop.status();
   std::string skip = InFreshNetns([&] {
-    // Capabilities are per thread: drop CAP_NET_ADMIN from this one only.
-    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2];
-    ASSERT_EQ(syscall(SYS_capget, &header, data), 0);
-    data[CAP_NET_ADMIN / 32].effective &= ~(1u << (CAP_NET_ADMIN % 32));
-    ASSERT_EQ(syscall(SYS_capset, &header, data), 0) << std::strerror(errno);
+    ASSERT_NO_FATAL_FAILURE(DropCapNetAdmin());
     auto dev = OpenTapNetDevice(loop->get(), "skn9", kMac);
     ASSERT_FALSE(dev.ok());
     EXPECT_THAT(std::string(dev.status().message()),

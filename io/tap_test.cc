@@ -1,85 +1,39 @@
 #include "io/tap.h"
 
 #include <arpa/inet.h>
-#include <linux/capability.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/functional/function_ref.h"
 #include "absl/synchronization/notification.h"
 #include "base/unique_fd.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "io/event_loop.h"
+#include "io/testing/netns.h"
 
 namespace skiff::io {
 namespace {
 
+using skiff::io::testing::DropCapNetAdmin;
+using skiff::io::testing::InFreshNetns;
+using skiff::io::testing::IsTestFrame;
+using skiff::io::testing::PacketSocket;
+using skiff::io::testing::TestFrame;
 using ::testing::HasSubstr;
 
-constexpr uint16_t kTestEtherType = 0x88b5;  // IEEE local experimental
-constexpr char kPayload[] = "skiff-tap-test";
-
-// Runs `body` on a thread of its own in a fresh network namespace (network
-// namespaces are per thread), so the test touches no host interface. Returns
-// why it could not, or "".
-std::string InFreshNetns(absl::FunctionRef<void()> body) {
-  std::string skip;
-  std::thread thread([&] {
-    if (unshare(CLONE_NEWNET) != 0) {
-      skip = std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
-      return;
-    }
-    body();
-  });
-  thread.join();
-  return skip;
-}
-
-std::vector<uint8_t> TestFrame() {
-  std::vector<uint8_t> frame(60, 0);
-  std::memset(frame.data(), 0xff, 6);               // broadcast
-  const uint8_t src[6] = {0x02, 0, 0, 0, 0, 0x01};  // locally administered
-  std::memcpy(frame.data() + 6, src, 6);
-  frame[12] = kTestEtherType >> 8;
-  frame[13] = kTestEtherType & 0xff;
-  std::memcpy(frame.data() + 14, kPayload, sizeof(kPayload));
-  return frame;
-}
-
-bool IsTestFrame(const uint8_t* frame, size_t len) {
-  return len >= 14 + sizeof(kPayload) && frame[12] == (kTestEtherType >> 8) &&
-         frame[13] == (kTestEtherType & 0xff) &&
-         std::memcmp(frame + 14, kPayload, sizeof(kPayload)) == 0;
-}
-
-UniqueFd PacketSocket(const std::string& ifname) {
-  UniqueFd sock(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL)));
-  EXPECT_TRUE(sock.valid()) << std::strerror(errno);
-  sockaddr_ll addr;
-  std::memset(&addr, 0, sizeof(addr));
-  addr.sll_family = AF_PACKET;
-  addr.sll_protocol = htons(ETH_P_ALL);
-  addr.sll_ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
-  EXPECT_NE(addr.sll_ifindex, 0);
-  EXPECT_EQ(bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
-            0)
-      << std::strerror(errno);
-  return sock;
-}
+// Locally administered.
+constexpr std::array<uint8_t, 6> kSrcMac = {0x02, 0, 0, 0, 0, 0x01};
 
 TEST(Tap, MissingCloneDeviceIsOneClearLine) {
   auto tap = Tap::Open({.name = "skt0", .tun_path = "/nonexistent/tun"});
@@ -119,7 +73,7 @@ TEST(Tap, FrameWrittenToTapReachesAPacketSocket) {
     ASSERT_TRUE(tap.ok()) << tap.status();
     ASSERT_TRUE(tap->SetUp(true).ok());
     UniqueFd sock = PacketSocket("skt0");
-    std::vector<uint8_t> frame = TestFrame();
+    std::vector<uint8_t> frame = TestFrame(kSrcMac, 0);
     uint8_t hdr[Tap::kVnetHdrSize] = {};  // no offloads
     iovec iov[2] = {{hdr, sizeof(hdr)}, {frame.data(), frame.size()}};
     ASSERT_EQ(tap->WriteV(iov, 2),
@@ -131,7 +85,7 @@ TEST(Tap, FrameWrittenToTapReachesAPacketSocket) {
       uint8_t buf[2048];
       ssize_t n = recv(sock.get(), buf, sizeof(buf), 0);
       ASSERT_GT(n, 0);
-      if (IsTestFrame(buf, static_cast<size_t>(n))) break;
+      if (IsTestFrame(buf, static_cast<size_t>(n), 0)) break;
     }
   });
   if (!skip.empty()) GTEST_SKIP() << skip;
@@ -160,7 +114,7 @@ TEST(Tap, FrameSentOnTheInterfaceIsReadFromTheTapThroughTheLoop) {
           if (n < 0) break;  // drained (-EAGAIN)
           if (n < static_cast<int64_t>(sizeof(hdr))) continue;
           size_t len = static_cast<size_t>(n) - sizeof(hdr);
-          if (IsTestFrame(buf, len) && !got.HasBeenNotified()) {
+          if (IsTestFrame(buf, len, 0) && !got.HasBeenNotified()) {
             // No offloads were enabled, so the header is all zero apart
             // from num_buffers, which the kernel leaves at 0 as well.
             header_ok = std::all_of(hdr, hdr + sizeof(hdr),
@@ -171,7 +125,7 @@ TEST(Tap, FrameSentOnTheInterfaceIsReadFromTheTapThroughTheLoop) {
       });
     });
 
-    std::vector<uint8_t> frame = TestFrame();
+    std::vector<uint8_t> frame = TestFrame(kSrcMac, 0);
     sockaddr_ll addr;
     std::memset(&addr, 0, sizeof(addr));
     addr.sll_family = AF_PACKET;
@@ -192,12 +146,7 @@ TEST(Tap, FrameSentOnTheInterfaceIsReadFromTheTapThroughTheLoop) {
 
 TEST(Tap, WithoutCapNetAdminTheErrorSaysWhatToDo) {
   std::string skip = InFreshNetns([] {
-    // Capabilities are per thread: drop CAP_NET_ADMIN from this one only.
-    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2];
-    ASSERT_EQ(syscall(SYS_capget, &header, data), 0);
-    data[CAP_NET_ADMIN / 32].effective &= ~(1u << (CAP_NET_ADMIN % 32));
-    ASSERT_EQ(syscall(SYS_capset, &header, data), 0) << std::strerror(errno);
+    ASSERT_NO_FATAL_FAILURE(DropCapNetAdmin());
     auto tap = Tap::Open({.name = "skt2"});
     ASSERT_FALSE(tap.ok());
     EXPECT_THAT(std::string(tap.status().message()),

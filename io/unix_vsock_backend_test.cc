@@ -20,6 +20,7 @@
 #include "base/unique_fd.h"
 #include "devices/testing/fakes.h"
 #include "devices/virtio/testing/virtio_driver.h"
+#include "devices/virtio/testing/vsock_guest.h"
 #include "devices/virtio/virtio_mmio.h"
 #include "devices/virtio/virtio_vsock.h"
 #include "gtest/gtest.h"
@@ -27,7 +28,6 @@
 namespace skiff::io {
 namespace {
 
-using devices::kVsockHostCid;
 using devices::kVsockOpCreditUpdate;
 using devices::kVsockOpRequest;
 using devices::kVsockOpResponse;
@@ -36,7 +36,6 @@ using devices::kVsockOpRw;
 using devices::kVsockOpShutdown;
 using devices::kVsockShutdownRcv;
 using devices::kVsockShutdownSend;
-using devices::kVsockTypeStream;
 using devices::VirtioMmio;
 using devices::VsockHdr;
 using devices::testing::VirtioMmioDriver;
@@ -46,26 +45,14 @@ constexpr uint32_t kRxBuf = 4096;
 // Only a hang guard: every wait normally ends in milliseconds.
 constexpr absl::Duration kHang = absl::Seconds(20);
 
+using Packet = devices::testing::VsockPacket;
+
 VsockHdr Hdr(uint16_t op, uint32_t guest_port, uint32_t host_port,
              uint32_t len = 0, uint32_t buf_alloc = 1 << 20,
              uint32_t fwd_cnt = 0) {
-  VsockHdr h{};
-  h.src_cid = kGuestCid;
-  h.dst_cid = kVsockHostCid;
-  h.src_port = guest_port;
-  h.dst_port = host_port;
-  h.len = len;
-  h.type = kVsockTypeStream;
-  h.op = op;
-  h.buf_alloc = buf_alloc;
-  h.fwd_cnt = fwd_cnt;
-  return h;
+  return devices::testing::GuestStreamHdr(kGuestCid, op, guest_port, host_port,
+                                          len, buf_alloc, fwd_cnt);
 }
-
-struct Packet {
-  VsockHdr hdr{};
-  std::string data;
-};
 
 UniqueFd ConnectUnix(const std::string& path) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -144,11 +131,10 @@ class Rig {
       loop->Post([this, q] { mmio->ProcessQueue(q); });
     });
     driver = std::make_unique<VirtioMmioDriver>(*mem, *mmio, GuestAddr(0x1000));
-    EXPECT_TRUE(driver->Negotiate(driver->DeviceFeatures()).ok());
-    rx = *driver->SetupQueue(0, 64);
-    tx = *driver->SetupQueue(1, 64);
-    EXPECT_TRUE(driver->SetupQueue(2, 8).ok());
-    driver->DriverOk();
+    auto q = devices::testing::StartVsockDriver(*driver);
+    EXPECT_TRUE(q.ok()) << q.status();
+    rx = q->rx;
+    tx = q->tx;
     EXPECT_TRUE(loop->Start().ok());
     PostRx(32);
   }
@@ -161,24 +147,14 @@ class Rig {
   }
 
   void PostRx(int n) {
-    n = std::min(n, rx->free_descriptors() / 2);
-    for (int i = 0; i < n; ++i) {
-      GuestAddr a = driver->Alloc(sizeof(VsockHdr) + kRxBuf);
-      int head = rx->Add(
-          {{a, sizeof(VsockHdr), true}, {a + sizeof(VsockHdr), kRxBuf, true}});
-      rx_bufs_[head] = a;
-    }
-    driver->Notify(0);
+    devices::testing::PostVsockRx(*driver, *rx, n, kRxBuf, rx_bufs_);
   }
 
   void Send(const VsockHdr& hdr, const std::string& payload = "") {
-    GuestAddr a = driver->Alloc(sizeof(hdr) + payload.size() + 1);
-    ASSERT_TRUE(mem->WriteObj(a, hdr).ok());
-    ASSERT_TRUE(mem->Write(a + sizeof(hdr),
-                           absl::MakeConstSpan(
-                               reinterpret_cast<const uint8_t*>(payload.data()),
-                               payload.size()))
-                    .ok());
+    absl::StatusOr<GuestAddr> written =
+        devices::testing::WriteVsockPacket(*mem, *driver, hdr, payload);
+    ASSERT_TRUE(written.ok()) << written.status();
+    const GuestAddr a = *written;
     ASSERT_GE(tx->Add({{a, static_cast<uint32_t>(sizeof(hdr) + payload.size()),
                         false}}),
               0);
@@ -197,16 +173,12 @@ class Rig {
       auto used = rx->PopUsed();
       if (used.has_value()) {
         GuestAddr a = rx_bufs_.at(static_cast<uint16_t>(used->id));
-        Packet p;
-        p.hdr = *mem->ReadObj<VsockHdr>(a);
-        p.data.resize(std::min<uint32_t>(p.hdr.len, kRxBuf));
-        EXPECT_TRUE(
-            mem->Read(a + sizeof(VsockHdr),
-                      absl::MakeSpan(reinterpret_cast<uint8_t*>(p.data.data()),
-                                     p.data.size()))
-                .ok());
+        absl::StatusOr<Packet> p =
+            devices::testing::ReadVsockPacket(*mem, a, kRxBuf);
+        EXPECT_TRUE(p.ok()) << p.status();
         PostRx(1);
-        return p;
+        if (!p.ok()) return std::nullopt;
+        return *std::move(p);
       }
       if (absl::Now() > deadline) return std::nullopt;
       absl::SleepFor(absl::Milliseconds(1));

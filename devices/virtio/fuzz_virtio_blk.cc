@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,9 +15,9 @@
 #include <vector>
 
 #include "base/guest_memory.h"
-#include "base/log.h"
 #include "devices/testing/fakes.h"
 #include "devices/virtio/file_block_backend.h"
+#include "devices/virtio/testing/fuzz_setup.h"
 #include "devices/virtio/testing/virtio_driver.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_mmio.h"
@@ -25,32 +26,16 @@ namespace {
 
 using namespace skiff;
 using namespace skiff::devices;
+using skiff::devices::testing::FuzzCheck;
 
 constexpr uint64_t kRam = 0x10000;
 constexpr size_t kDisk = 64 * 1024;
 
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
-
 }  // namespace
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  // Guest errors are logged per device instance; silence them so the
-  // fuzzer measures parsing, not stderr.
-  skiff::SetLogLevel(skiff::LogLevel::kOff);
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
-  static GuestMemory* mem = [] {
-    auto m = GuestMemory::Create({{GuestAddr(0), kRam}}, {});
-    return m.ok() ? m->release() : nullptr;
-  }();
-  Check(mem != nullptr);
-  uint8_t* ram = mem->regions()[0].host;
-  std::memset(ram, 0, kRam);
+  GuestMemory& mem = testing::FuzzGuestRam<kRam>();
 
   const bool read_only = data[0] & 1;
   const bool drop_event_idx = data[0] & 2;
@@ -60,28 +45,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size -= 2;
 
   UniqueFd fd(::memfd_create("fuzz-disk", MFD_CLOEXEC));
-  Check(fd.valid());
+  FuzzCheck(fd.valid());
   std::vector<uint8_t> pattern(kDisk, 0x6b);
-  Check(::pwrite(fd.get(), pattern.data(), kDisk, 0) == kDisk);
+  FuzzCheck(::pwrite(fd.get(), pattern.data(), kDisk, 0) == kDisk);
   const int raw_fd = fd.get();
   UniqueFd keep(::dup(raw_fd));
   auto backend = FileBlockBackend::FromFd(std::move(fd), read_only);
-  Check(backend.ok());
+  FuzzCheck(backend.ok());
 
   testing::FakeIrqLine irq;
-  VirtioMmio mmio(*mem,
+  VirtioMmio mmio(mem,
                   std::make_unique<VirtioBlk>(
                       std::move(*backend),
                       VirtioBlk::Options{.serial = "fuzz", .queue_size = 64}),
                   &irq);
-  testing::VirtioMmioDriver driver(*mem, mmio, GuestAddr(0x1000));
-  uint64_t features = driver.DeviceFeatures();
-  if (drop_event_idx) features &= ~(uint64_t{1} << kVirtioRingFEventIdx);
-  if (drop_indirect) features &= ~(uint64_t{1} << kVirtioRingFIndirectDesc);
-  Check(driver.Negotiate(features).ok());
-  auto q = driver.SetupQueue(0, qsize);
-  Check(q.ok());
-  driver.DriverOk();
+  testing::VirtioMmioDriver driver(mem, mmio, GuestAddr(0x1000));
+  testing::StartDriver(driver,
+                       testing::DropRingFeatures(driver.DeviceFeatures(),
+                                                 drop_event_idx, drop_indirect),
+                       {0}, qsize);
 
   // The input in chunks: [offset hi, offset lo, len, bytes...], each chunk
   // written into guest RAM and followed by a notification.
@@ -90,16 +72,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint64_t at = (uint64_t{data[pos]} << 8 | data[pos + 1]) % kRam;
     const size_t n = data[pos + 2];
     pos += 3;
-    for (size_t i = 0; i < n && pos < size; ++i, ++pos) {
-      if (at + i < kRam) ram[at + i] = data[pos];
-    }
+    const size_t avail = std::min(n, size - pos);
+    testing::PokeRam(mem, at, data + pos, avail);
+    pos += avail;
     driver.Notify(0);
     if (mmio.status() & kStatusNeedsReset) break;
   }
   if (read_only) {
     std::vector<uint8_t> now(kDisk);
-    Check(::pread(keep.get(), now.data(), kDisk, 0) == kDisk);
-    Check(now == pattern);
+    FuzzCheck(::pread(keep.get(), now.data(), kDisk, 0) == kDisk);
+    FuzzCheck(now == pattern);
   }
   return 0;
 }

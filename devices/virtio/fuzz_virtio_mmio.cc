@@ -10,8 +10,8 @@
 #include <memory>
 
 #include "base/guest_memory.h"
-#include "base/log.h"
 #include "devices/testing/fakes.h"
+#include "devices/virtio/testing/fuzz_setup.h"
 #include "devices/virtio/testing/memory_block_backend.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_mmio.h"
@@ -21,10 +21,9 @@ namespace {
 
 using namespace skiff;
 using namespace skiff::devices;
+using skiff::devices::testing::FuzzCheck;
 
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
+constexpr uint64_t kRam = 0x10000;
 
 class Input {
  public:
@@ -45,20 +44,8 @@ class Input {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  // Guest errors are logged per device instance; silence them so the
-  // fuzzer measures parsing, not stderr.
-  skiff::SetLogLevel(skiff::LogLevel::kOff);
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static GuestMemory* mem = [] {
-    auto m = GuestMemory::Create({{GuestAddr(0), 0x10000}}, {});
-    return m.ok() ? m->release() : nullptr;
-  }();
-  Check(mem != nullptr);
-  std::memset(mem->regions()[0].host, 0, 0x10000);
+  GuestMemory& mem = testing::FuzzGuestRam<kRam>();
 
   Input in(data, size);
   testing::FakeIrqLine irq;
@@ -72,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                                       kind & 4),
         VirtioBlk::Options{.serial = "fuzz", .queue_size = 64});
   }
-  VirtioMmio mmio(*mem, std::move(dev), &irq);
+  VirtioMmio mmio(mem, std::move(dev), &irq);
   while (!in.empty()) {
     const uint8_t op = in.Next();
     const uint64_t offset = (uint64_t{in.Next()} << 8 | in.Next()) % 0x200;
@@ -97,17 +84,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       case 3: {
         // Guest RAM changes behind the device's back.
-        const uint64_t at = (uint64_t{in.Next()} << 8 | in.Next()) % 0x10000;
+        const uint64_t at = (uint64_t{in.Next()} << 8 | in.Next()) % kRam;
         const uint8_t n = in.Next();
-        for (uint8_t i = 0; i < n && at + i < 0x10000; ++i) {
-          mem->regions()[0].host[at + i] = in.Next();
+        for (uint8_t i = 0; i < n && at + i < kRam; ++i) {
+          mem.regions()[0].host[at + i] = in.Next();
         }
         mmio.ProcessQueue(in.Next() % 3);
         break;
       }
     }
     const uint32_t status = mmio.status();
-    Check(!(status & kStatusDriverOk) || (status & kStatusFeaturesOk));
+    FuzzCheck(!(status & kStatusDriverOk) || (status & kStatusFeaturesOk));
   }
   return 0;
 }

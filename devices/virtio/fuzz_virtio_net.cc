@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "base/guest_memory.h"
-#include "base/log.h"
 #include "devices/testing/fakes.h"
 #include "devices/virtio/testing/fake_net_backend.h"
+#include "devices/virtio/testing/fuzz_setup.h"
 #include "devices/virtio/testing/virtio_driver.h"
 #include "devices/virtio/virtio_mmio.h"
 #include "devices/virtio/virtio_net.h"
@@ -25,29 +25,15 @@ namespace {
 
 using namespace skiff;
 using namespace skiff::devices;
+using skiff::devices::testing::FuzzCheck;
 
 constexpr uint64_t kRam = 0x10000;
 
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
-
 }  // namespace
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  skiff::SetLogLevel(skiff::LogLevel::kOff);
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 3) return 0;
-  static GuestMemory* mem = [] {
-    auto m = GuestMemory::Create({{GuestAddr(0), kRam}}, {});
-    return m.ok() ? m->release() : nullptr;
-  }();
-  Check(mem != nullptr);
-  uint8_t* ram = mem->regions()[0].host;
-  std::memset(ram, 0, kRam);
+  GuestMemory& mem = testing::FuzzGuestRam<kRam>();
 
   // data[0]: which offered features to drop (16 bits over two bytes).
   const uint16_t drop = static_cast<uint16_t>(data[0] | data[1] << 8);
@@ -59,12 +45,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   testing::FakeNetBackend* backend = fake.get();
   testing::FakeIrqLine irq;
   VirtioMmio mmio(
-      *mem,
+      mem,
       std::make_unique<VirtioNet>(
           std::move(fake),
           VirtioNet::Options{.mac = {2, 0, 0, 0, 0, 1}, .queue_size = 64}),
       &irq);
-  testing::VirtioMmioDriver driver(*mem, mmio, GuestAddr(0x1000));
+  testing::VirtioMmioDriver driver(mem, mmio, GuestAddr(0x1000));
   uint64_t features = driver.DeviceFeatures();
   const int bits[] = {
       kVirtioNetFCsum,      kVirtioNetFGuestCsum, kVirtioNetFGuestTso4,
@@ -75,10 +61,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); ++i) {
     if (drop & (1u << i)) features &= ~(uint64_t{1} << bits[i]);
   }
-  Check(driver.Negotiate(features).ok());
-  Check(driver.SetupQueue(VirtioNet::kRxQueue, qsize).ok());
-  Check(driver.SetupQueue(VirtioNet::kTxQueue, qsize).ok());
-  driver.DriverOk();
+  testing::StartDriver(driver, features,
+                       {VirtioNet::kRxQueue, VirtioNet::kTxQueue}, qsize);
 
   // The input in chunks: [op, offset hi, offset lo, len, bytes...].
   // op & 3: 0 notify TX, 1 notify RX, 2 fire the backend callback, each
@@ -101,9 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       backend->Inject(std::move(frame));
       backend->FireFramesWaiting();
     } else {
-      for (size_t i = 0; i < avail; ++i) {
-        if (at + i < kRam) ram[at + i] = data[pos + i];
-      }
+      testing::PokeRam(mem, at, data + pos, avail);
       if ((op & 3) == 2) {
         backend->FireFramesWaiting();
       } else {
@@ -115,10 +97,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (mmio.status() & kStatusNeedsReset) break;
   }
   for (const std::vector<uint8_t>& f : backend->sent()) {
-    Check(f.size() >= kVirtioNetHdrSize + 14);
-    Check(f.size() <= NetBackend::kMaxFrame);
+    FuzzCheck(f.size() >= kVirtioNetHdrSize + 14);
+    FuzzCheck(f.size() <= NetBackend::kMaxFrame);
   }
   const VirtioNet::Stats s = static_cast<VirtioNet&>(mmio.device()).stats();
-  Check(s.tx_packets == backend->sent().size());
+  FuzzCheck(s.tx_packets == backend->sent().size());
   return 0;
 }

@@ -16,9 +16,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "base/guest_memory.h"
-#include "base/log.h"
 #include "devices/testing/fakes.h"
 #include "devices/virtio/iovec_util.h"
+#include "devices/virtio/testing/fuzz_setup.h"
 #include "devices/virtio/testing/virtio_driver.h"
 #include "devices/virtio/virtio_mmio.h"
 #include "devices/virtio/virtio_vsock.h"
@@ -27,16 +27,13 @@ namespace {
 
 using namespace skiff;
 using namespace skiff::devices;
+using skiff::devices::testing::FuzzCheck;
 
 constexpr uint64_t kRam = 0x40000;
 // Packets and rx buffers the structured actions post live here, above what
 // the driver's allocator hands out for a few renegotiations.
 constexpr uint64_t kTxScratch = 0x30000;
 constexpr uint64_t kRxScratch = 0x34000;
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
 
 // Host ends that accept even ports, hand out a pattern, and take bytes up
 // to a budget the input controls.
@@ -54,7 +51,7 @@ class FuzzBackend : public VsockBackend {
   }
   int64_t Send(VsockConnKey key, absl::Span<const uint8_t> data) override {
     auto it = ends_.find(key);
-    Check(it != ends_.end());  // the device only talks about live ends
+    FuzzCheck(it != ends_.end());  // the device only talks about live ends
     const size_t n = std::min<size_t>(data.size(), it->second.send_room);
     if (n == 0) return -EAGAIN;
     it->second.send_room -= n;
@@ -62,7 +59,7 @@ class FuzzBackend : public VsockBackend {
   }
   int64_t Recv(VsockConnKey key, absl::Span<const iovec> iov) override {
     auto it = ends_.find(key);
-    Check(it != ends_.end());
+    FuzzCheck(it != ends_.end());
     End& e = it->second;
     if (e.error) return -EPIPE;
     if (e.available == 0) return e.eof ? 0 : -EAGAIN;
@@ -134,20 +131,10 @@ class FuzzBackend : public VsockBackend {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  skiff::SetLogLevel(skiff::LogLevel::kOff);
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
-  static GuestMemory* mem = [] {
-    auto m = GuestMemory::Create({{GuestAddr(0), kRam}}, {});
-    return m.ok() ? m->release() : nullptr;
-  }();
-  Check(mem != nullptr);
-  uint8_t* ram = mem->regions()[0].host;
-  std::memset(ram, 0, kRam);
+  GuestMemory& mem = testing::FuzzGuestRam<kRam>();
+  uint8_t* ram = mem.regions()[0].host;
 
   const bool drop_event_idx = data[0] & 1;
   const bool drop_indirect = data[0] & 2;
@@ -159,14 +146,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzBackend* backend = backend_owned.get();
   testing::FakeIrqLine irq;
   VirtioMmio mmio(
-      *mem, std::make_unique<VirtioVsock>(3, std::move(backend_owned)), &irq);
-  testing::VirtioMmioDriver driver(*mem, mmio, GuestAddr(0x1000));
-  uint64_t features = driver.DeviceFeatures();
-  if (drop_event_idx) features &= ~(uint64_t{1} << kVirtioRingFEventIdx);
-  if (drop_indirect) features &= ~(uint64_t{1} << kVirtioRingFIndirectDesc);
-  Check(driver.Negotiate(features).ok());
-  for (uint16_t q = 0; q < 3; ++q) Check(driver.SetupQueue(q, qsize).ok());
-  driver.DriverOk();
+      mem, std::make_unique<VirtioVsock>(3, std::move(backend_owned)), &irq);
+  testing::VirtioMmioDriver driver(mem, mmio, GuestAddr(0x1000));
+  const uint64_t features = testing::DropRingFeatures(
+      driver.DeviceFeatures(), drop_event_idx, drop_indirect);
+  testing::StartDriver(driver, features, {0, 1, 2}, qsize);
 
   // Chunks: [kind, a, b, len, bytes...]. kind%6: 0 write RAM at (a<<8|b)
   // then notify queue len%3; 1 host action a with argument b; 2 reset and
@@ -183,9 +167,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     switch (kind % 6) {
       case 0: {
         const uint64_t at = (uint64_t{a} << 8 | b) * 2 % kRam;
-        for (size_t i = 0; i < n && pos < size; ++i, ++pos) {
-          if (at + i < kRam) ram[at + i] = data[pos];
-        }
+        const size_t avail = std::min(n, size - pos);
+        testing::PokeRam(mem, at, data + pos, avail);
+        pos += avail;
         driver.Notify(static_cast<uint16_t>(n % 3));
         break;
       }

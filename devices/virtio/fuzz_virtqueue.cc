@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "base/guest_memory.h"
-#include "base/log.h"
+#include "devices/virtio/testing/fuzz_setup.h"
 #include "devices/virtio/virtqueue.h"
 
 namespace {
@@ -20,12 +20,9 @@ using skiff::GuestAddr;
 using skiff::GuestMemory;
 using skiff::devices::DescriptorChain;
 using skiff::devices::Virtqueue;
+using skiff::devices::testing::FuzzCheck;
 
 constexpr uint64_t kRegion = 0x4000;
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
 
 bool InsideRam(const GuestMemory& mem, const iovec& v) {
   for (const GuestMemory::Region& r : mem.regions()) {
@@ -40,13 +37,6 @@ bool InsideRam(const GuestMemory& mem, const iovec& v) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  // Guest errors are logged per device instance; silence them so the
-  // fuzzer measures parsing, not stderr.
-  skiff::SetLogLevel(skiff::LogLevel::kOff);
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 8) return 0;
   // Two adjacent regions, then a hole, then a third: buffers may be split
@@ -58,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                  {});
     return m.ok() ? m->release() : nullptr;
   }();
-  Check(mem != nullptr);
+  FuzzCheck(mem != nullptr);
 
   const uint8_t size_log = data[0] % 9;  // queue sizes 1..256
   const uint64_t features = static_cast<uint64_t>(data[1] & 3) << 28;
@@ -96,19 +86,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!q->EnableNotification()) break;
       continue;
     }
-    Check(chain.head < qsize);
-    Check(chain.descriptors <= qsize);
+    FuzzCheck(chain.head < qsize);
+    FuzzCheck(chain.descriptors <= qsize);
     uint64_t rb = 0, wb = 0;
     for (const iovec& v : chain.readable) {
-      Check(InsideRam(*mem, v));
+      FuzzCheck(InsideRam(*mem, v));
       rb += v.iov_len;
     }
     for (const iovec& v : chain.writable) {
-      Check(InsideRam(*mem, v));
+      FuzzCheck(InsideRam(*mem, v));
       wb += v.iov_len;
       std::memset(v.iov_base, 0x5a, v.iov_len);  // the device writes
     }
-    Check(rb == chain.readable_bytes && wb == chain.writable_bytes);
+    FuzzCheck(rb == chain.readable_bytes && wb == chain.writable_bytes);
     q->AddUsed(chain.head, static_cast<uint32_t>(wb));
     if (i % 3 == 0) q->PublishUsed();
   }

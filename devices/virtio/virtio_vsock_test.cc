@@ -13,6 +13,7 @@
 #include "devices/testing/fakes.h"
 #include "devices/virtio/iovec_util.h"
 #include "devices/virtio/testing/virtio_driver.h"
+#include "devices/virtio/testing/vsock_guest.h"
 #include "devices/virtio/virtio_mmio.h"
 
 namespace skiff::devices {
@@ -95,25 +96,13 @@ class FakeBackend : public VsockBackend {
   VsockDevice* device_ = nullptr;
 };
 
-struct Packet {
-  VsockHdr hdr{};
-  std::string data;
-};
+using Packet = testing::VsockPacket;
 
 VsockHdr Hdr(uint16_t op, uint32_t guest_port, uint32_t host_port,
              uint32_t len = 0, uint32_t buf_alloc = 65536,
              uint32_t fwd_cnt = 0) {
-  VsockHdr h{};
-  h.src_cid = kGuestCid;
-  h.dst_cid = kVsockHostCid;
-  h.src_port = guest_port;
-  h.dst_port = host_port;
-  h.len = len;
-  h.type = kVsockTypeStream;
-  h.op = op;
-  h.buf_alloc = buf_alloc;
-  h.fwd_cnt = fwd_cnt;
-  return h;
+  return testing::GuestStreamHdr(kGuestCid, op, guest_port, host_port, len,
+                                 buf_alloc, fwd_cnt);
 }
 
 struct Guest {
@@ -127,36 +116,23 @@ struct Guest {
     vsock = dev.get();
     mmio = std::make_unique<VirtioMmio>(*mem, std::move(dev), &irq);
     driver = std::make_unique<VirtioMmioDriver>(*mem, *mmio, GuestAddr(0x1000));
-    EXPECT_TRUE(driver->Negotiate(driver->DeviceFeatures()).ok());
-    rx = *driver->SetupQueue(0, 64);
-    tx = *driver->SetupQueue(1, 64);
-    EXPECT_TRUE(driver->SetupQueue(2, 8).ok());
-    driver->DriverOk();
+    auto q = testing::StartVsockDriver(*driver);
+    EXPECT_TRUE(q.ok()) << q.status();
+    rx = q->rx;
+    tx = q->tx;
     PostRx(rx_buffers);
   }
 
   // Posts up to `n` rx buffers (as many as free descriptors allow).
   void PostRx(int n) {
-    n = std::min(n, rx->free_descriptors() / 2);
-    for (int i = 0; i < n; ++i) {
-      GuestAddr a = driver->Alloc(sizeof(VsockHdr) + kRxBuf);
-      // Header and payload in separate descriptors, as Linux 6.1 posts them.
-      int head = rx->Add(
-          {{a, sizeof(VsockHdr), true}, {a + sizeof(VsockHdr), kRxBuf, true}});
-      ASSERT_GE(head, 0);
-      rx_bufs[head] = a;
-    }
-    driver->Notify(0);
+    ASSERT_TRUE(testing::PostVsockRx(*driver, *rx, n, kRxBuf, rx_bufs));
   }
 
   void Send(const VsockHdr& hdr, const std::string& payload = "") {
-    GuestAddr a = driver->Alloc(sizeof(hdr) + payload.size() + 1);
-    ASSERT_TRUE(mem->WriteObj(a, hdr).ok());
-    ASSERT_TRUE(mem->Write(a + sizeof(hdr),
-                           absl::MakeConstSpan(
-                               reinterpret_cast<const uint8_t*>(payload.data()),
-                               payload.size()))
-                    .ok());
+    absl::StatusOr<GuestAddr> written =
+        testing::WriteVsockPacket(*mem, *driver, hdr, payload);
+    ASSERT_TRUE(written.ok()) << written.status();
+    const GuestAddr a = *written;
     std::vector<testing::Buffer> bufs = {{a, sizeof(hdr), false}};
     if (!payload.empty()) {
       bufs.push_back(
@@ -174,17 +150,12 @@ struct Guest {
     auto used = rx->PopUsed();
     if (!used.has_value()) return std::nullopt;
     GuestAddr a = rx_bufs.at(static_cast<uint16_t>(used->id));
-    Packet p;
     EXPECT_GE(used->len, sizeof(VsockHdr));
-    p.hdr = *mem->ReadObj<VsockHdr>(a);
-    EXPECT_EQ(used->len, sizeof(VsockHdr) + p.hdr.len);
-    p.data.resize(p.hdr.len);
-    EXPECT_TRUE(
-        mem->Read(a + sizeof(VsockHdr),
-                  absl::MakeSpan(reinterpret_cast<uint8_t*>(p.data.data()),
-                                 p.data.size()))
-            .ok());
-    return p;
+    absl::StatusOr<Packet> p = testing::ReadVsockPacket(*mem, a, kRxBuf);
+    EXPECT_TRUE(p.ok()) << p.status();
+    if (!p.ok()) return std::nullopt;
+    EXPECT_EQ(used->len, sizeof(VsockHdr) + p->hdr.len);
+    return *std::move(p);
   }
 
   // Guest port 5000 connects to host port 1234.

@@ -11,38 +11,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "tools/bench/bench_flags.h"
+#include "tools/bench/integration_testing.h"
 #include "tools/bench/json_reader.h"
 #include "tools/bench/smaps.h"
 
 namespace skiff::bench {
 namespace {
 
-bool OnPath(const std::string& name) {
-  const char* path = getenv("PATH");
-  if (path == nullptr) return false;
-  std::string_view rest = path;
-  while (!rest.empty()) {
-    const size_t colon = rest.find(':');
-    const std::string dir(rest.substr(0, colon));
-    if (!dir.empty() && access((dir + "/" + name).c_str(), X_OK) == 0) {
-      return true;
-    }
-    if (colon == std::string_view::npos) break;
-    rest.remove_prefix(colon + 1);
-  }
-  return false;
-}
-
 TEST(BlkIntegration, SkiffAndQemuReadTheSameImage) {
-  const char* home = getenv("HOME");
-  const std::string guest = DefaultGuestDir(home ? home : "");
-  const std::string initrd = guest + "/initramfs.cpio";
-  if (!home || access((guest + "/vmlinux").c_str(), R_OK) != 0 ||
-      access(initrd.c_str(), R_OK) != 0) {
-    GTEST_SKIP() << "no cached guest in " << guest
-                 << " (run scripts/prepare-guest)";
+  const std::string guest = CachedGuestDir();
+  if (std::string why = MissingGuestReason(guest); !why.empty()) {
+    GTEST_SKIP() << why;
   }
+  const std::string initrd = guest + "/initramfs.cpio";
   // A newc cpio stores names in clear: an initramfs built before
   // skiff-iobench existed cannot run the benchmark.
   absl::StatusOr<std::string> cpio = ReadSmallFile(initrd, 256 << 20);
@@ -57,24 +38,15 @@ TEST(BlkIntegration, SkiffAndQemuReadTheSameImage) {
   if (!qemu) {
     std::printf("qemu-system-x86_64 is not installed: skiff only\n");
   }
-  const std::filesystem::path dir =
-      std::filesystem::path(::testing::TempDir()) / "bench_blk_integration";
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const std::filesystem::path dir = FreshTestDir("bench_blk_integration");
   const std::string json = (dir / "blk.json").string();
   const std::string cmd = absl::StrCat(
       "'", SKIFF_BENCH_EXE,
       "' blk --runs 1 --seconds 1 --size 16M --accel tcg --vmm skiff ",
       qemu ? "--vmm qemu " : "", "--timeout 240 --skiff '", SKIFF_EXE,
       "' --json '", json, "' </dev/null");
-  std::printf("running: %s\n", cmd.c_str());
-  std::fflush(stdout);
-  const int status = std::system(cmd.c_str());
-  ASSERT_TRUE(WIFEXITED(status)) << status;
-
-  absl::StatusOr<std::string> text = ReadSmallFile(json);
-  ASSERT_TRUE(text.ok()) << text.status();
-  absl::StatusOr<JsonValue> v = ParseJson(*text);
+  int status = 0;
+  absl::StatusOr<JsonValue> v = RunBenchForJson(cmd, json, status);
   ASSERT_TRUE(v.ok()) << v.status();
   const JsonValue* vmms = v->Find("vmms");
   ASSERT_NE(vmms, nullptr);
@@ -85,10 +57,7 @@ TEST(BlkIntegration, SkiffAndQemuReadTheSameImage) {
     ASSERT_NE(runs, nullptr);
     ASSERT_EQ(runs->array.size(), 1u);
     const JsonValue& run = runs->array[0];
-    EXPECT_TRUE(run.Find("ok")->boolean)
-        << run.Find("failure")->string
-        << " / console: " << run.Find("last_console_line")->string
-        << " / stderr: " << run.Find("last_stderr_line")->string;
+    EXPECT_TRUE(run.Find("ok")->boolean) << RunFailure(run);
     for (const char* w : {"randread-4k-qd32", "seqread-1m-qd1"}) {
       const JsonValue* r = run.Find("results")->Find(w);
       ASSERT_NE(r, nullptr) << w;
