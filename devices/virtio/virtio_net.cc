@@ -243,19 +243,8 @@ bool VirtioNet::RxHeaderAllowed(VirtioNetHdr& hdr) const {
           ? kVirtioNetHdrFNeedsCsum | kVirtioNetHdrFDataValid
           : 0;
   if (hdr.flags & ~known_flags) return false;
-  const bool ecn = hdr.gso_type & kVirtioNetHdrGsoEcn;
-  switch (hdr.gso_type & ~kVirtioNetHdrGsoEcn) {
-    case kVirtioNetHdrGsoNone:
-      return !ecn;
-    case kVirtioNetHdrGsoTcpv4:
-      return Negotiated(kVirtioNetFGuestTso4) &&
-             (!ecn || Negotiated(kVirtioNetFGuestEcn));
-    case kVirtioNetHdrGsoTcpv6:
-      return Negotiated(kVirtioNetFGuestTso6) &&
-             (!ecn || Negotiated(kVirtioNetFGuestEcn));
-    default:
-      return false;  // UFO, USO: never offered
-  }
+  return GsoAllowed(hdr.gso_type, kVirtioNetFGuestTso4, kVirtioNetFGuestTso6,
+                    kVirtioNetFGuestEcn);
 }
 
 absl::StatusOr<bool> VirtioNet::DeliverFrameLocked() {
@@ -352,18 +341,22 @@ bool VirtioNet::TxHeaderAllowed(const VirtioNetHdr& hdr) const {
   const uint8_t known_flags =
       Negotiated(kVirtioNetFCsum) ? kVirtioNetHdrFNeedsCsum : 0;
   if (hdr.flags & ~known_flags) return false;
-  const bool ecn = hdr.gso_type & kVirtioNetHdrGsoEcn;
-  switch (hdr.gso_type & ~kVirtioNetHdrGsoEcn) {
+  return GsoAllowed(hdr.gso_type, kVirtioNetFHostTso4, kVirtioNetFHostTso6,
+                    kVirtioNetFHostEcn);
+}
+
+bool VirtioNet::GsoAllowed(uint8_t gso_type, int tso4, int tso6,
+                           int ecn_feature) const {
+  const bool ecn = gso_type & kVirtioNetHdrGsoEcn;
+  switch (gso_type & ~kVirtioNetHdrGsoEcn) {
     case kVirtioNetHdrGsoNone:
       return !ecn;
     case kVirtioNetHdrGsoTcpv4:
-      return Negotiated(kVirtioNetFHostTso4) &&
-             (!ecn || Negotiated(kVirtioNetFHostEcn));
+      return Negotiated(tso4) && (!ecn || Negotiated(ecn_feature));
     case kVirtioNetHdrGsoTcpv6:
-      return Negotiated(kVirtioNetFHostTso6) &&
-             (!ecn || Negotiated(kVirtioNetFHostEcn));
+      return Negotiated(tso6) && (!ecn || Negotiated(ecn_feature));
     default:
-      return false;
+      return false;  // UFO, USO: never offered
   }
 }
 

@@ -155,6 +155,10 @@ class VirtioNet : public VirtioDevice {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool TxHeaderAllowed(const VirtioNetHdr& hdr) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A header's GSO type given the feature bits that allow TCPv4, TCPv6 and
+  // ECN segmentation in that direction (GUEST_* for rx, HOST_* for tx).
+  bool GsoAllowed(uint8_t gso_type, int tso4, int tso6, int ecn_feature) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishLocked(uint32_t queue) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ClearRxLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Negotiated(int bit) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
