@@ -7,12 +7,12 @@
 #include <cstdio>
 #include <thread>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "api/config_file.h"
 #include "api/fc_config.h"
 #include "api/sd_notify.h"
 #include "base/status_macros.h"
+#include "vmm/option_parser.h"
 #include "vmm/run_flags.h"
 #include "vmm/seccomp_filter.h"
 #include "vmm/vcpu_thread.h"
@@ -31,21 +31,16 @@ bool IsSharedFlag(const std::string& flag) {
 
 absl::StatusOr<FcFlags> ParseFcFlagsImpl(const std::vector<std::string>& args) {
   FcFlags flags;
+  auto is_switch = [](const std::string& name) {
+    return name == "--help" || name == "--no-api" || name == "--boot-timer";
+  };
   for (size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i];
-    std::string value;
-    bool has_value = false;
-    if (!absl::StartsWith(flag, "--")) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("unexpected argument '%s'", flag));
-    }
-    if (size_t eq = flag.find('='); eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-      has_value = true;
-    }
-    if (flag == "--help" || flag == "--no-api" || flag == "--boot-timer") {
-      if (has_value) {
+    SKIFF_ASSIGN_OR_RETURN(CommandFlag parsed,
+                           ReadCommandFlag(args, i, is_switch));
+    const std::string& flag = parsed.name;
+    const std::string& value = parsed.value;
+    if (is_switch(flag)) {
+      if (parsed.has_value) {
         return absl::InvalidArgumentError(
             absl::StrFormat("%s takes no value", flag));
       }
@@ -53,13 +48,6 @@ absl::StatusOr<FcFlags> ParseFcFlagsImpl(const std::vector<std::string>& args) {
       if (flag == "--no-api") flags.no_api = true;
       if (flag == "--boot-timer") flags.boot_timer = true;
       continue;
-    }
-    if (!has_value) {
-      if (i + 1 >= args.size()) {
-        return absl::InvalidArgumentError(
-            absl::StrFormat("%s needs a value", flag));
-      }
-      value = args[++i];
     }
     if (flag == "--api-sock") {
       if (value.empty()) return absl::InvalidArgumentError("--api-sock: empty");

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -120,6 +121,29 @@ absl::StatusOr<KeyValueList> ParseKeyValueList(absl::string_view text) {
     first = false;
   }
   return out;
+}
+
+absl::StatusOr<CommandFlag> ReadCommandFlag(
+    const std::vector<std::string>& args, size_t& i,
+    absl::FunctionRef<bool(const std::string& name)> is_switch) {
+  CommandFlag flag;
+  flag.name = args[i];
+  if (!absl::StartsWith(flag.name, "--")) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("unexpected argument '%s'", flag.name));
+  }
+  if (size_t eq = flag.name.find('='); eq != std::string::npos) {
+    flag.value = flag.name.substr(eq + 1);
+    flag.name = flag.name.substr(0, eq);
+    flag.has_value = true;
+  } else if (!is_switch(flag.name)) {
+    if (i + 1 >= args.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s needs a value", flag.name));
+    }
+    flag.value = args[++i];
+  }
+  return flag;
 }
 
 }  // namespace skiff

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -41,6 +42,19 @@ struct KeyValueList {
 
 // Duplicate keys and empty keys are errors.
 absl::StatusOr<KeyValueList> ParseKeyValueList(absl::string_view text);
+
+// One flag of a command line: "--name=value", "--name value" or a switch.
+struct CommandFlag {
+  std::string name;        // "--name"
+  std::string value;       // empty for a switch
+  bool has_value = false;  // written as --name=value
+};
+
+// Reads the flag at args[i]. Unless it was written --name=value or
+// `is_switch(name)`, the next argument is its value and `i` moves past it.
+absl::StatusOr<CommandFlag> ReadCommandFlag(
+    const std::vector<std::string>& args, size_t& i,
+    absl::FunctionRef<bool(const std::string& name)> is_switch);
 
 }  // namespace skiff
 

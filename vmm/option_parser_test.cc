@@ -54,5 +54,38 @@ TEST(ParseBool, Words) {
   EXPECT_FALSE(ParseBool("maybe").ok());
 }
 
+TEST(ReadCommandFlag, ValueSwitchAndErrors) {
+  auto is_switch = [](const std::string& name) { return name == "--sw"; };
+  std::vector<std::string> args = {"--a=1", "--b",      "2",
+                                   "--sw",  "--sw=off", "x"};
+  size_t i = 0;
+  auto f = ReadCommandFlag(args, i, is_switch);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->name, "--a");
+  EXPECT_EQ(f->value, "1");
+  EXPECT_TRUE(f->has_value);
+  f = ReadCommandFlag(args, ++i, is_switch);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->name, "--b");
+  EXPECT_EQ(f->value, "2");
+  EXPECT_FALSE(f->has_value);
+  EXPECT_EQ(i, 2u);
+  f = ReadCommandFlag(args, ++i, is_switch);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->name, "--sw");
+  EXPECT_FALSE(f->has_value);
+  EXPECT_EQ(i, 3u);
+  f = ReadCommandFlag(args, ++i, is_switch);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->value, "off");
+  EXPECT_TRUE(f->has_value);
+  EXPECT_EQ(ReadCommandFlag(args, ++i, is_switch).status().message(),
+            "unexpected argument 'x'");
+  std::vector<std::string> last = {"--b"};
+  i = 0;
+  EXPECT_EQ(ReadCommandFlag(last, i, is_switch).status().message(),
+            "--b needs a value");
+}
+
 }  // namespace
 }  // namespace skiff

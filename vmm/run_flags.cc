@@ -121,18 +121,14 @@ absl::StatusOr<RunFlags> ParseRunFlagsImpl(
   RunFlags flags;
   VmConfig& config = flags.config;
   for (size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i];
-    std::string value;
-    bool has_value = false;
-    if (!absl::StartsWith(flag, "--")) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("unexpected argument '%s'", flag));
-    }
-    if (size_t eq = flag.find('='); eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-      has_value = true;
-    }
+    SKIFF_ASSIGN_OR_RETURN(
+        CommandFlag parsed,
+        ReadCommandFlag(args, i, [](const std::string& name) {
+          return name == "--help" || name == "--icount" || name == "--rng";
+        }));
+    const std::string& flag = parsed.name;
+    const std::string& value = parsed.value;
+    const bool has_value = parsed.has_value;
     if (flag == "--help") {
       flags.help = true;
       continue;
@@ -144,13 +140,6 @@ absl::StatusOr<RunFlags> ParseRunFlagsImpl(
     if (flag == "--rng" && !has_value) {  // a switch; --rng=off also works
       config.rng = true;
       continue;
-    }
-    if (!has_value) {
-      if (i + 1 >= args.size()) {
-        return absl::InvalidArgumentError(
-            absl::StrFormat("%s needs a value", flag));
-      }
-      value = args[++i];
     }
     absl::Status st;
     if (flag == "--kernel") {
