@@ -1,43 +1,80 @@
 #include "tcg/block_cache.h"
 
+#include <algorithm>
+#include <new>
+
 #include "tcg/decoder.h"
 #include "tcg/ops.h"
 #include "tcg/ops_fast.h"
 
 namespace skiff::tcg {
+namespace {
+
+constexpr size_t AlignUp(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
+
+}  // namespace
+
+BlockCache::BlockCache() = default;
+BlockCache::~BlockCache() = default;
 
 const Block* BlockCache::Build(uint64_t phys, int code_bits,
                                const uint8_t* host, int avail) {
-  if (blocks_ == nullptr) blocks_ = std::make_unique<Block[]>(kEntries);
-  Block& b = blocks_[Index(phys)];
-  b.key = ~0ull;
+  if (sets_ == nullptr) {
+    sets_ = std::make_unique<Set[]>(kSets);
+    // Not value-initialised: only the bytes blocks use become resident.
+    arena_ = std::make_unique_for_overwrite<std::byte[]>(kArenaBytes);
+    scratch_ = std::make_unique<Insn[]>(Block::kMaxInsns);
+  }
   int pos = 0, n = 0;
-  b.branch_end = false;
+  bool branch_end = false;
   while (n < Block::kMaxInsns) {
-    Insn& insn = b.insns[n];
+    Insn& insn = scratch_[n];
+    insn = Insn{};
     if (Decode(host + pos, avail - pos, code_bits, &insn) !=
             DecodeResult::kOk ||
         pos + insn.len > Block::kMaxBytes) {
       break;  // crosses the page, too long, or the block is full
     }
     const bool last = EndsBlock(insn) && !JccContinuesBlock(insn, code_bits);
-    b.branch_end = insn.fn == OpJcc || insn.fn == OpJmpRel || insn.fn == OpLoop;
+    branch_end = insn.fn == OpJcc || insn.fn == OpJmpRel || insn.fn == OpLoop;
     insn.fn = SpecializeHandler(&insn, code_bits);
     pos += insn.len;
     ++n;
     if (last || pos >= avail) break;
   }
   if (n == 0) return nullptr;
-  b.ninsn = static_cast<uint8_t>(n);
-  b.nbytes = static_cast<uint16_t>(pos);
-  std::memcpy(b.bytes, host, static_cast<size_t>(pos));
-  b.key = Key(phys, code_bits);
-  return &b;
+
+  const size_t insns_offset =
+      AlignUp(sizeof(Block) + static_cast<size_t>(pos), alignof(Insn));
+  const size_t size = AlignUp(
+      insns_offset + sizeof(Insn) * static_cast<size_t>(n), alignof(Block));
+  if (kArenaBytes - used_ < size) Clear();
+  std::byte* at = arena_.get() + used_;
+  used_ += size;
+  Block* b =
+      new (at) Block{.key = Key(phys, code_bits),
+                     .nbytes = static_cast<uint16_t>(pos),
+                     .ninsn = static_cast<uint8_t>(n),
+                     .branch_end = branch_end,
+                     .insns_offset = static_cast<uint32_t>(insns_offset)};
+  std::memcpy(at + sizeof(Block), host, static_cast<size_t>(pos));
+  Insn* insns = reinterpret_cast<Insn*>(at + insns_offset);
+  for (int k = 0; k < n; ++k) new (&insns[k]) Insn(scratch_[k]);
+  // Into the front of the set, replacing a stale block at the same start,
+  // or else the least recently used way.
+  Way* set = sets_[SetIndex(phys)].ways;
+  int w = 0;
+  while (w < kWays - 1 && set[w].key != b->key) ++w;
+  for (; w > 0; --w) set[w] = set[w - 1];
+  set[0] = Way{.key = b->key, .block = b};
+  return b;
 }
 
 void BlockCache::Clear() {
-  if (blocks_ == nullptr) return;
-  for (int k = 0; k < kEntries; ++k) blocks_[k].key = ~0ull;
+  if (sets_ == nullptr) return;
+  std::fill_n(sets_.get(), kSets, Set{});
+  used_ = 0;
+  ++generation_;
 }
 
 }  // namespace skiff::tcg

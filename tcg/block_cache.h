@@ -10,11 +10,18 @@
 // this vCPU *while* a block runs are caught by Cpu::NoteCodeWrite (the run
 // loop leaves the block after the writing instruction).
 //
+// Blocks are packed into one arena at their real size and found through a
+// set-associative index (4 ways, LRU). A full arena empties at once, as
+// QEMU's translation cache does, which keeps blocks free of individual
+// lifetimes: links from a block to the blocks that followed it (Block::Link)
+// are plain pointers, valid for the arena's generation.
+//
 //   const Block* b = cache.Lookup(phys, 64, host);
 //   if (b == nullptr) b = cache.Build(phys, 64, host, 4096 - (phys & 0xfff));
 #ifndef SKIFF_TCG_BLOCK_CACHE_H_
 #define SKIFF_TCG_BLOCK_CACHE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -23,6 +30,8 @@
 
 namespace skiff::tcg {
 
+// A block lives in its cache's arena: this header, then the guest bytes,
+// then `ninsn` decoded instructions.
 struct Block {
   static constexpr int kMaxInsns = 32;
   static constexpr int kMaxBytes = 256;
@@ -35,43 +44,111 @@ struct Block {
   // back to the block's own start, the run loop may re-enter the block
   // without a lookup (it still re-validates the bytes).
   bool branch_end = false;
-  uint8_t bytes[kMaxBytes];
-  Insn insns[kMaxInsns];
+  uint32_t insns_offset = 0;  // from the start of the header
+
+  // Where 64-bit code went after this block, so the next block is found
+  // without translating RIP or searching the index. A link holds while the
+  // TLB epoch and CPL it was made under hold (the translation of `rip` is
+  // then the one it was); the target's bytes are still re-validated. Both
+  // ends live in one arena, which empties as a whole.
+  struct Link {
+    uint64_t rip = ~0ull;
+    uint64_t context = ~0ull;  // LinkContext() when made
+    const Block* block = nullptr;
+    const uint8_t* host = nullptr;
+  };
+  mutable Link links[2];
+  mutable uint8_t next_link = 0;
+
+  const uint8_t* bytes() const {
+    return reinterpret_cast<const uint8_t*>(this + 1);
+  }
+  const Insn* insns() const {
+    return reinterpret_cast<const Insn*>(
+        reinterpret_cast<const std::byte*>(this) + insns_offset);
+  }
 };
 
 class BlockCache {
  public:
-  static constexpr int kEntries = 1024;  // direct mapped
+  // Index sets of kWays (one cache line each) and arena size: a Linux
+  // guest's hot kernel paths fit with room to spare, and the arena's pages
+  // only become resident as blocks fill it. A full arena starts over empty.
+  static constexpr int kWays = 4;
+  static constexpr size_t kSets = 4096;
+  static constexpr size_t kArenaBytes = 8u << 20;
+
+  BlockCache();
+  ~BlockCache();
 
   // The cached block at `phys` if its bytes still equal guest memory at
-  // `host` (the host address of `phys`, inside one RAM page).
-  const Block* Lookup(uint64_t phys, int code_bits, const uint8_t* host) const {
-    if (blocks_ == nullptr) return nullptr;
-    const Block& b = blocks_[Index(phys)];
-    if (b.key != Key(phys, code_bits) || !Valid(b, host)) return nullptr;
-    return &b;
+  // `host` (the host address of `phys`, inside one RAM page). A hit moves
+  // to the front of its set, so the set's last way is the least recently
+  // used one.
+  const Block* Lookup(uint64_t phys, int code_bits, const uint8_t* host) {
+    if (sets_ == nullptr) return nullptr;
+    const uint64_t key = Key(phys, code_bits);
+    Way* set = sets_[SetIndex(phys)].ways;
+    for (int w = 0; w < kWays; ++w) {
+      if (set[w].key != key) continue;
+      const Way hit = set[w];
+      if (!Valid(*hit.block, host)) return nullptr;
+      for (; w > 0; --w) set[w] = set[w - 1];
+      set[0] = hit;
+      return hit.block;
+    }
+    return nullptr;
   }
+  static uint64_t LinkContext(uint64_t tlb_epoch, int cpl) {
+    return tlb_epoch << 2 | static_cast<uint64_t>(cpl);
+  }
+  // The block `from` linked to for `rip` under `context`, or nullptr.
+  static const Block::Link* FindLink(const Block& from, uint64_t rip,
+                                     uint64_t context) {
+    for (const Block::Link& l : from.links) {
+      if (l.rip == rip && l.context == context) return &l;
+    }
+    return nullptr;
+  }
+  // Links `from` to `to` (at `host`) for `rip`, replacing a link for the
+  // same `rip` or else the older one.
+  static void AddLink(const Block& from, uint64_t rip, uint64_t context,
+                      const Block* to, const uint8_t* host) {
+    int k = from.links[1].rip == rip ? 1 : from.links[0].rip == rip ? 0 : -1;
+    if (k < 0) {
+      k = from.next_link;
+      from.next_link ^= 1;
+    }
+    from.links[k] = {.rip = rip, .context = context, .block = to, .host = host};
+  }
+  // Bumped by every Clear: a Block pointer taken before is dead after.
+  uint64_t generation() const { return generation_; }
+
   // Whether guest memory at `host` still holds the block's bytes.
   static bool Valid(const Block& b, const uint8_t* host) {
-    return SameBytes(b.bytes, host, b.nbytes);
+    return SameBytes(b.bytes(), host, b.nbytes);
   }
 
   // Decodes a new block from `host` (`avail` bytes up to the end of the
-  // page) into the slot for `phys`. nullptr when not even the first
+  // page) and files it under `phys`. nullptr when not even the first
   // instruction decodes within the page (page-crossing or over-long
-  // instruction): the caller executes it one at a time.
+  // instruction): the caller executes it one at a time. May empty the
+  // cache first, so earlier Block pointers are dead after a Build.
   const Block* Build(uint64_t phys, int code_bits, const uint8_t* host,
                      int avail);
 
   void Clear();
+  // Arena bytes in use (for tests and benchmarks).
+  size_t arena_used() const { return used_; }
 
  private:
   static uint64_t Key(uint64_t phys, int code_bits) {
     return phys | (static_cast<uint64_t>(code_bits) << 56);
   }
-  static size_t Index(uint64_t phys) {
-    return static_cast<size_t>((phys ^ (phys >> 10) ^ (phys >> 20)) &
-                               (kEntries - 1));
+  static size_t SetIndex(uint64_t phys) {
+    // Fibonacci hashing: code addresses cluster, the top bits spread them.
+    return static_cast<size_t>((phys * 0x9e3779b97f4a7c15ull) >> 52) &
+           (kSets - 1);
   }
   // memcmp for short runs: 8-byte words, the tail as one overlapping word.
   static bool SameBytes(const uint8_t* a, const uint8_t* b, int n) {
@@ -102,7 +179,22 @@ class BlockCache {
     return x == y;
   }
 
-  std::unique_ptr<Block[]> blocks_;  // allocated on first Build
+  // Allocated on the first Build, so a vCPU that never runs blocks costs
+  // nothing.
+  struct Way {
+    uint64_t key = ~0ull;
+    const Block* block = nullptr;
+  };
+  struct alignas(64) Set {
+    Way ways[kWays];
+  };
+  std::unique_ptr<Set[]> sets_;
+  std::unique_ptr<std::byte[]> arena_;
+  size_t used_ = 0;
+  uint64_t generation_ = 0;
+  // Decode scratch: a block is decoded here, then copied to the arena at
+  // its real size.
+  std::unique_ptr<Insn[]> scratch_;
 };
 
 }  // namespace skiff::tcg

@@ -443,6 +443,23 @@ class Cpu {
     *phys = fetch_phys_ + (lin & 0xfff);
     return true;
   }
+  // As FetchHost, also for another page the TLB already maps executable:
+  // that page becomes the fetch page. False when only a page walk could
+  // tell (the caller then fetches through FetchPage, which may fault).
+  bool FetchHostViaTlb(uint64_t lin, const uint8_t** host, uint64_t* phys) {
+    if (FetchHost(lin, host, phys)) return true;
+    const TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
+    if (e.tag != (lin & ~0xfffull) || e.host == nullptr ||
+        !(e.allow & AllowBit(kAccExec, s.cpl == 3)) ||
+        (s.code_bits == 64 && !IsCanonical(lin))) {
+      return false;
+    }
+    SetFetchPage(lin, e.host + (lin & 0xfff), e.phys + (lin & 0xfff));
+    return FetchHost(lin, host, phys);
+  }
+  // Changes whenever a translation may: every TLB flush. Block links
+  // (block_cache.h) made under one value are dead under another.
+  uint64_t tlb_epoch() const { return tlb_epoch_; }
   void SetFetchPage(uint64_t lin, uint8_t* host, uint64_t phys) {
     fetch_tag_ = (lin & ~0xfffull) + (s.cpl == 3 ? 1 : 0);
     fetch_host_ = host - (lin & 0xfff);
@@ -459,6 +476,7 @@ class Cpu {
   DecodeCache* cache_;
   std::array<TlbEntry, kTlbSize> tlb_{};
   uint64_t fetch_tag_ = ~0ull;
+  uint64_t tlb_epoch_ = 0;
   uint8_t* fetch_host_ = nullptr;
   uint64_t fetch_phys_ = 0;
 };

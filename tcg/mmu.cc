@@ -63,6 +63,7 @@ bool Cpu::WritePhys(uint64_t pa, int size, uint64_t v) {
 
 void Cpu::FlushTlb(bool include_global) {
   fetch_tag_ = ~0ull;
+  ++tlb_epoch_;
   for (TlbEntry& e : tlb_) {
     if (include_global || !e.global) e = TlbEntry();
   }
@@ -70,6 +71,7 @@ void Cpu::FlushTlb(bool include_global) {
 
 void Cpu::FlushTlbPage(uint64_t lin) {
   fetch_tag_ = ~0ull;
+  ++tlb_epoch_;
   TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
   if (e.tag == (lin & ~0xfffull)) e = TlbEntry();
 }

@@ -386,5 +386,72 @@ TEST(BlockDifferential, RandomHotCodeMatchesOneAtATime) {
   EXPECT_GT(total, 150u * 8);
 }
 
+// Linear page 0x30000 runs the code of physical page 0x31000, then of
+// 0x32000 after the guest remaps it: a block reached through a link from
+// the caller's block must not outlive the translation it was linked under.
+std::string RemapSource(const std::string& flush) {
+  // Three passes through the same blocks; the remap is between the second
+  // and the third, when the call already goes through a link.
+  return R"(
+    xor ebx, ebx
+    mov edi, 3
+    mov rsi, 0x4000 + (0x30000 >> 12) * 8
+    jmp again
+  again:
+    mov eax, 0x30000
+    call rax
+    add ebx, eax
+    cmp edi, 2
+    jne skip
+    mov qword [rsi], 0x32000 | 7
+    )" + flush +
+         R"(
+  skip:
+    dec edi
+    jnz again
+    hlt)";
+}
+
+void LoadRemapTargets(FlatMachine& m) {
+  const uint8_t one[] = {0xb8, 1, 0, 0, 0, 0xc3};   // mov eax, 1; ret
+  const uint8_t two[] = {0xb8, 20, 0, 0, 0, 0xc3};  // mov eax, 20; ret
+  ASSERT_TRUE(m.memory().Write(GuestAddr(0x31000), one).ok());
+  ASSERT_TRUE(m.memory().Write(GuestAddr(0x32000), two).ok());
+  m.SetPte(0x30000, 0x31000 | 7);
+}
+
+TEST_F(AsmTest, RemapWithInvlpgRunsTheNewPage) {
+  LoadRemapTargets(*m_);
+  Regs r = RunToHalt(RemapSource("mov eax, 0x30000\ninvlpg [rax]"));
+  EXPECT_EQ(r.rbx, 1u + 1u + 20u);
+}
+
+TEST_F(AsmTest, RemapWithCr3ReloadRunsTheNewPage) {
+  LoadRemapTargets(*m_);
+  Regs r = RunToHalt(RemapSource("mov rax, cr3\nmov cr3, rax"));
+  EXPECT_EQ(r.rbx, 1u + 1u + 20u);
+}
+
+TEST_F(AsmTest, CodeRewrittenBehindALinkIsSeen) {
+  // The call's target block is reached through a link on later passes;
+  // the VMM-side write between passes happens inside the guest here.
+  Regs r = RunToHalt(R"(
+    xor ebx, ebx
+    mov edi, 3
+    lea rsi, [rel f]
+  again:
+    call f
+    add ebx, eax
+    inc byte [rsi + 1]
+    dec edi
+    jnz again
+    hlt
+    align 64
+  f:
+    mov eax, 5
+    ret)");
+  EXPECT_EQ(r.rbx, 5u + 6u + 7u);
+}
+
 }  // namespace
 }  // namespace skiff::tcg::testing

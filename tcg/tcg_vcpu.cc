@@ -206,19 +206,41 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
   CpuState& s = c.s;
   const Block* b = nullptr;
   const uint8_t* host = nullptr;
+  // The block that ran last, while it is alive (same cache generation).
+  const Block* prev = nullptr;
+  uint64_t prev_generation = 0;
   for (;;) {
     if (b == nullptr || !BlockCache::Valid(*b, host)) {
-      uint64_t phys;
-      if (!c.FetchHost(c.Linear(kCs, s.rip), &host, &phys)) return 0;
-      b = blocks_.Lookup(phys, s.code_bits, host);
+      b = nullptr;
+      const bool linkable = prev != nullptr && s.code_bits == 64 &&
+                            prev_generation == blocks_.generation();
+      const uint64_t context = BlockCache::LinkContext(c.tlb_epoch(), s.cpl);
+      if (linkable) {
+        if (const Block::Link* l = BlockCache::FindLink(*prev, s.rip, context);
+            l != nullptr && BlockCache::Valid(*l->block, l->host)) {
+          b = l->block;
+          host = l->host;
+        }
+      }
       if (b == nullptr) {
-        b = blocks_.Build(phys, s.code_bits, host,
-                          static_cast<int>(4096 - (phys & 0xfff)));
-        if (b == nullptr) return 0;
+        uint64_t phys;
+        if (!c.FetchHostViaTlb(c.Linear(kCs, s.rip), &host, &phys)) return 0;
+        b = blocks_.Lookup(phys, s.code_bits, host);
+        if (b == nullptr) {
+          b = blocks_.Build(phys, s.code_bits, host,
+                            static_cast<int>(4096 - (phys & 0xfff)));
+          if (b == nullptr) return 0;
+        }
+        if (linkable && prev_generation == blocks_.generation()) {
+          BlockCache::AddLink(*prev, s.rip, context, b, host);
+        }
       }
     }
+    prev = b;
+    prev_generation = blocks_.generation();
     const uint64_t start = s.rip;
-    const Insn* in = b->insns;
+    const Insn* const first = b->insns();
+    const Insn* in = first;
     const Insn* end = in + b->ninsn;
     // Re-read each block: a device access (--icount) may lower it.
     const uint64_t limit = limit_;
@@ -234,8 +256,8 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
             ? ExecBlock<true>(c, in, rip, ~0ull)
             : ExecBlock<false>(c, in, rip,
                                s.code_bits == 32 ? 0xffffffffull : 0xffffull);
-    const bool ended_early = in < b->insns + b->ninsn;
-    const uint64_t n = static_cast<uint64_t>(in - b->insns);
+    const bool ended_early = in < first + b->ninsn;
+    const uint64_t n = static_cast<uint64_t>(in - first);
     retired_ += n;
     if (icount_ != nullptr) icount_->AddInstructions(n);
     c.code_hi = nullptr;
