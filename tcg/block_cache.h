@@ -76,7 +76,7 @@ class BlockCache {
   // only become resident as blocks fill it. A full arena starts over empty.
   static constexpr int kWays = 4;
   static constexpr size_t kSets = 4096;
-  static constexpr size_t kArenaBytes = 8u << 20;
+  static constexpr size_t kArenaBytes = 4u << 20;
 
   BlockCache();
   ~BlockCache();
