@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "base/host_buffer.h"
 #include "base/status_macros.h"
 #include "base/unique_fd.h"
 
@@ -95,16 +96,19 @@ absl::StatusOr<std::unique_ptr<GuestMemory>> GuestMemory::Create(
       }
       fd = std::move(*backing);
     } else {
-      flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+      flags = MAP_PRIVATE | MAP_NORESERVE;
     }
-    void* host =
-        ::mmap(nullptr, s.size, PROT_READ | PROT_WRITE, flags, fd.get(), 0);
+    void* host = file_backed ? ::mmap(nullptr, s.size, PROT_READ | PROT_WRITE,
+                                      flags, fd.get(), 0)
+                             : MapAnonymousHugeAligned(s.size, flags);
     if (host == MAP_FAILED) {
       absl::Status st = ErrnoStatus(absl::StrFormat(
           "mmap %u bytes of guest RAM at 0x%x", s.size, s.start.value()));
       unmap_all();
       return st;
     }
+    // Anonymous RAM is on transparent huge pages: one fault (and one TLB
+    // entry) per 2 MiB the guest touches instead of 512.
     if (!file_backed) ::madvise(host, s.size, MADV_MERGEABLE);
     regions.push_back(
         Region{s.start, s.size, static_cast<uint8_t*>(host), fd.Release()});

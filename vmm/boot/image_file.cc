@@ -44,17 +44,19 @@ absl::Status ReadImageInto(const std::string& what, const OpenedImage& image,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<uint8_t>> ReadImageFile(
-    const std::string& what, const std::string& path, uint64_t max_size,
-    const std::string& max_name) {
+absl::StatusOr<HostBuffer> ReadImageFile(const std::string& what,
+                                         const std::string& path,
+                                         uint64_t max_size,
+                                         const std::string& max_name) {
   SKIFF_ASSIGN_OR_RETURN(OpenedImage image, OpenImageFile(what, path));
   if (image.size > max_size) {
     return Invalid(what, "%s file is larger than %s (%s)",
                    HumanSize(image.size), max_name, HumanSize(max_size));
   }
   if (image.size == 0) return Invalid(what, "file is empty");
-  std::vector<uint8_t> bytes(image.size);
-  SKIFF_RETURN_IF_ERROR(ReadImageInto(what, image, absl::MakeSpan(bytes)));
+  absl::StatusOr<HostBuffer> bytes = HostBuffer::Allocate(image.size);
+  if (!bytes.ok()) return Invalid(what, "%s", bytes.status().message());
+  SKIFF_RETURN_IF_ERROR(ReadImageInto(what, image, bytes->span()));
   return bytes;
 }
 

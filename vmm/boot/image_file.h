@@ -1,7 +1,7 @@
 // Internal to vmm/boot: opening kernel and initrd files with their size
 // checked before any host buffer is allocated, and reading them completely.
 //
-//   SKIFF_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
+//   SKIFF_ASSIGN_OR_RETURN(HostBuffer bytes,
 //                          ReadImageFile("kernel /x/bzImage", path, max));
 #ifndef SKIFF_VMM_BOOT_IMAGE_FILE_H_
 #define SKIFF_VMM_BOOT_IMAGE_FILE_H_
@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "base/host_buffer.h"
 #include "base/unique_fd.h"
 
 namespace skiff::boot {
@@ -31,10 +32,11 @@ absl::Status ReadImageInto(const std::string& what, const OpenedImage& image,
 
 // The whole file, refused when larger than `max_size` (`max_name` says what
 // the limit is, e.g. "guest RAM").
-absl::StatusOr<std::vector<uint8_t>> ReadImageFile(const std::string& what,
-                                                   const std::string& path,
-                                                   uint64_t max_size,
-                                                   const std::string& max_name);
+// The bytes are in a HostBuffer: huge pages, no zeroing pass.
+absl::StatusOr<HostBuffer> ReadImageFile(const std::string& what,
+                                         const std::string& path,
+                                         uint64_t max_size,
+                                         const std::string& max_name);
 
 }  // namespace skiff::boot
 

@@ -210,11 +210,11 @@ absl::StatusOr<BootSetup> LoadKernelFromBytes(
 
 absl::StatusOr<BootSetup> LoadKernel(const GuestMemory& memory,
                                      const LoadOptions& options) {
-  SKIFF_ASSIGN_OR_RETURN(std::vector<uint8_t> kernel,
+  SKIFF_ASSIGN_OR_RETURN(HostBuffer kernel,
                          ReadImageFile(KernelWhat(options), options.kernel_path,
                                        memory.total_size(), "guest RAM"));
   if (options.initrd_path.empty()) {
-    return Boot(memory, options, kernel, nullptr);
+    return Boot(memory, options, kernel.span(), nullptr);
   }
   const std::string what = InitrdWhat(options);
   SKIFF_ASSIGN_OR_RETURN(OpenedImage image,
@@ -223,7 +223,7 @@ absl::StatusOr<BootSetup> LoadKernel(const GuestMemory& memory,
   InitrdSource source{what, image.size, [&](absl::Span<uint8_t> dst) {
                         return ReadImageInto(what, image, dst);
                       }};
-  return Boot(memory, options, kernel, &source);
+  return Boot(memory, options, kernel.span(), &source);
 }
 
 }  // namespace skiff::boot
