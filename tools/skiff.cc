@@ -41,7 +41,8 @@ int ExitStatusFor(const absl::Status& status) {
 }
 
 int Fail(const absl::Status& status, int exit_status) {
-  std::fprintf(stderr, "skiff: %s\n",
+  std::fprintf(stderr, "%sskiff: %s\n",
+               skiff::LogPriorityPrefix(skiff::LogLevel::kError),
                skiff::OneLine(std::string(status.message())).c_str());
   return exit_status;
 }
@@ -85,7 +86,8 @@ int Run(const std::vector<std::string>& args, absl::Time process_start) {
   if (!default_guest_dir.empty()) {
     // A newcomer's first boot says what it runs and why on this host.
     std::fprintf(stderr,
-                 "skiff: booting the default microVM from %s with %s (%s)\n",
+                 "%sskiff: booting the default microVM from %s with %s (%s)\n",
+                 skiff::LogPriorityPrefix(skiff::LogLevel::kInfo),
                  default_guest_dir.c_str(),
                  std::string((*machine)->backend_name()).c_str(),
                  (*machine)->backend_reason().c_str());
@@ -123,6 +125,9 @@ int Run(const std::vector<std::string>& args, absl::Time process_start) {
 
 int main(int argc, char** argv) {
   absl::Time process_start = absl::Now();
+  // Journald-style priorities when stderr is the journal: decided now, as
+  // no thread may fstat(2) once its seccomp filter is in.
+  skiff::InitLogFormat();
   std::vector<std::string> args(argv + 1, argv + argc);
   // Installed (or symlinked) as `firecracker`, skiff is `skiff fc`, so
   // Firecracker's tooling can run it unchanged.
@@ -145,7 +150,8 @@ int main(int argc, char** argv) {
     std::printf("skiff %s\n", SKIFF_VERSION);
     return 0;
   }
-  std::fprintf(stderr, "skiff: unknown command '%s' (try skiff --help)\n",
+  std::fprintf(stderr, "%sskiff: unknown command '%s' (try skiff --help)\n",
+               skiff::LogPriorityPrefix(skiff::LogLevel::kError),
                skiff::OneLine(command).c_str());
   return skiff::kExitUsage;
 }

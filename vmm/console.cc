@@ -3,32 +3,157 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
+
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "devices/legacy/console_escape.h"
 
 namespace skiff {
 
+// socket=PATH's output: the connected client, if any. Only the console
+// thread attaches and detaches, so the fd it polls stays open until it
+// detaches it; vCPU threads write through FdSink's stall rule.
+class Console::ClientSink : public devices::OutputSink {
+ public:
+  void Write(absl::Span<const uint8_t> data) override ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    if (client_ != nullptr) client_->Write(data);
+  }
+  void Attach(UniqueFd fd) ABSL_LOCKS_EXCLUDED(mu_) {
+    auto client = std::make_shared<devices::FdSink>(std::move(fd));
+    absl::MutexLock lock(&mu_);
+    client_ = std::move(client);
+  }
+  void Detach() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    client_.reset();
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::shared_ptr<devices::FdSink> client_ ABSL_GUARDED_BY(mu_);
+};
+
+namespace {
+
+absl::StatusOr<sockaddr_un> UnixAddress(const std::string& where,
+                                        const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path) ||
+      path.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: a Unix socket path must be 1..%d bytes", where,
+                        sizeof(addr.sun_path) - 1));
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  return addr;
+}
+
+absl::StatusOr<UniqueFd> ConnectUnix(const std::string& where,
+                                     const std::string& path) {
+  SKIFF_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(where, path));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return ErrnoStatus(absl::StrFormat("%s: socket", where));
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) !=
+      0) {
+    return ErrnoStatus(absl::StrFormat("%s: connect", where));
+  }
+  return fd;
+}
+
+// --serial file=PATH: see the header for why each kind is opened so.
+absl::StatusOr<UniqueFd> OpenOutput(const std::string& path) {
+  const std::string where = absl::StrFormat("--serial file=%s", path);
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+    return ConnectUnix(where, path);
+  }
+  int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+  if (::stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) {
+    // fifo(7): opening for reading and writing never blocks on Linux, and
+    // with our own read end a reader closing never means EPIPE.
+    flags = O_RDWR | O_NONBLOCK | O_CLOEXEC;
+  }
+  int fd = ::open(path.c_str(), flags, 0644);
+  if (fd < 0) return ErrnoStatus(where);
+  return UniqueFd(fd);
+}
+
+// --serial socket=PATH: bind, mode 0600, listen (as api::HttpServer does).
+absl::Status Listen(const std::string& path, UniqueFd& out, dev_t& dev,
+                    ino_t& ino) {
+  const std::string where = absl::StrFormat("--serial socket=%s", path);
+  SKIFF_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(where, path));
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return absl::AlreadyExistsError(
+          absl::StrFormat("%s: exists and is not a socket", where));
+    }
+    if (ConnectUnix(where, path).ok()) {
+      return absl::AlreadyExistsError(
+          absl::StrFormat("%s: another process is serving it", where));
+    }
+    // Nobody listens: a leftover from a process that did not clean up.
+    if (::unlink(path.c_str()) != 0) {
+      return ErrnoStatus(absl::StrFormat("%s: removing stale socket", where));
+    }
+  }
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd.valid()) return ErrnoStatus(absl::StrFormat("%s: socket", where));
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return ErrnoStatus(absl::StrFormat("%s: bind", where));
+  }
+  // Before listen(): until then connect() is refused, so the umask's wider
+  // mode never lets another user in.
+  if (::chmod(path.c_str(), 0600) != 0 || ::stat(path.c_str(), &st) != 0 ||
+      ::listen(fd.get(), 4) != 0) {
+    absl::Status status =
+        ErrnoStatus(absl::StrFormat("%s: chmod/listen", where));
+    ::unlink(path.c_str());
+    return status;
+  }
+  out = std::move(fd);
+  dev = st.st_dev;
+  ino = st.st_ino;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Console>> Console::Create(
     const SerialConfig& config, int stdout_fd, int stdin_fd) {
   std::shared_ptr<devices::OutputSink> sink;
+  Listener listener;
+  std::shared_ptr<ClientSink> client_sink;
   switch (config.mode) {
     case SerialConfig::Mode::kStdio:
       sink = devices::FdSink::Borrow(stdout_fd);
       break;
     case SerialConfig::Mode::kFile: {
-      int fd = ::open(config.path.c_str(),
-                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (fd < 0) {
-        return ErrnoStatus(absl::StrFormat("--serial file=%s", config.path));
-      }
-      sink = std::make_shared<devices::FdSink>(UniqueFd(fd));
+      SKIFF_ASSIGN_OR_RETURN(UniqueFd fd, OpenOutput(config.path));
+      sink = std::make_shared<devices::FdSink>(std::move(fd));
       stdin_fd = -1;
       break;
     }
+    case SerialConfig::Mode::kSocket:
+      SKIFF_RETURN_IF_ERROR(
+          Listen(config.path, listener.fd, listener.dev, listener.ino));
+      listener.path = config.path;
+      client_sink = std::make_shared<ClientSink>();
+      sink = client_sink;
+      stdin_fd = -1;
+      break;
     case SerialConfig::Mode::kNone:
       sink = std::make_shared<devices::NullSink>();
       stdin_fd = -1;
@@ -36,15 +161,45 @@ absl::StatusOr<std::unique_ptr<Console>> Console::Create(
   }
   SKIFF_ASSIGN_OR_RETURN(EventFd stop, EventFd::Create());
   return std::unique_ptr<Console>(
-      new Console(std::move(sink), stdin_fd, std::move(stop)));
+      new Console(std::move(sink), stdin_fd, std::move(stop),
+                  std::move(listener), std::move(client_sink)));
 }
 
-Console::~Console() { Stop(); }
+Console::Console(std::shared_ptr<devices::OutputSink> sink, int stdin_fd,
+                 EventFd stop, Listener listener,
+                 std::shared_ptr<ClientSink> client_sink)
+    : sink_(std::move(sink)),
+      stdin_fd_(stdin_fd),
+      stop_(std::move(stop)),
+      listener_(std::move(listener)),
+      client_sink_(std::move(client_sink)) {}
+
+Console::~Console() {
+  Stop();
+  if (!listener_.path.empty()) {
+    // Only our own socket: the path may have been replaced meanwhile.
+    struct stat st;
+    if (::lstat(listener_.path.c_str(), &st) == 0 &&
+        st.st_dev == listener_.dev && st.st_ino == listener_.ino) {
+      ::unlink(listener_.path.c_str());
+    }
+  }
+}
 
 absl::Status Console::StartInput(devices::Serial8250& serial,
                                  devices::MachineControl& control,
                                  std::function<void()> on_thread_start) {
-  if (stdin_fd_ < 0 || input_thread_.joinable()) return absl::OkStatus();
+  if (input_thread_.joinable()) return absl::OkStatus();
+  if (listener_.fd.valid()) {
+    input_thread_ =
+        std::thread([this, &serial, hook = std::move(on_thread_start)] {
+          pthread_setname_np(pthread_self(), "console");
+          if (hook) hook();
+          SocketLoop(serial);
+        });
+    return absl::OkStatus();
+  }
+  if (stdin_fd_ < 0) return absl::OkStatus();
   if (isatty(stdin_fd_)) {
     SKIFF_ASSIGN_OR_RETURN(raw_, RawTerminal::Enable(stdin_fd_));
   }
@@ -87,6 +242,44 @@ void Console::InputLoop(devices::Serial8250& serial,
       return;
     }
   }
+}
+
+void Console::SocketLoop(devices::Serial8250& serial) {
+  int client = -1;  // owned by client_sink_ while >= 0
+  for (;;) {
+    // While a client is connected the listener is not polled: the next one
+    // waits in the backlog.
+    pollfd fds[3] = {{stop_.fd(), POLLIN, 0},
+                     {client < 0 ? listener_.fd.get() : -1, POLLIN, 0},
+                     {client, POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      SKIFF_LOG(kWarn, "console: poll: %s", strerror(errno));
+      break;
+    }
+    if (fds[0].revents != 0) break;
+    if (client >= 0 && fds[2].revents != 0) {
+      uint8_t buf[256];
+      ssize_t n = ::read(client, buf, sizeof(buf));
+      if (n > 0) {
+        serial.QueueInput(absl::MakeConstSpan(buf, static_cast<size_t>(n)));
+      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        SKIFF_LOG(kInfo, "console: socket client disconnected");
+        client_sink_->Detach();
+        client = -1;
+      }
+    }
+    if (client < 0 && fds[1].revents != 0) {
+      int fd = ::accept4(listener_.fd.get(), nullptr, nullptr,
+                         SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd >= 0) {
+        SKIFF_LOG(kInfo, "console: socket client connected");
+        client = fd;
+        client_sink_->Attach(UniqueFd(fd));
+      }
+    }
+  }
+  client_sink_->Detach();
 }
 
 }  // namespace skiff

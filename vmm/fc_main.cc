@@ -114,7 +114,7 @@ int ExitStatusForError(const absl::Status& status) {
 namespace {
 
 int Fail(const absl::Status& status, int exit_status) {
-  std::fprintf(stderr, "skiff: %s\n",
+  std::fprintf(stderr, "%sskiff: %s\n", LogPriorityPrefix(LogLevel::kError),
                OneLine(std::string(status.message())).c_str());
   return exit_status;
 }
@@ -195,7 +195,8 @@ int FcMain(const std::vector<std::string>& args, absl::Time process_start) {
   if (!flags->config_file.empty()) {
     starter = std::thread([&api, &controller] {
       if (absl::Status st = api.StartInstance(); !st.ok()) {
-        std::fprintf(stderr, "skiff: InstanceStart: %s\n",
+        std::fprintf(stderr, "%sskiff: InstanceStart: %s\n",
+                     LogPriorityPrefix(LogLevel::kError),
                      OneLine(std::string(st.message())).c_str());
         (*controller)->Cancel(ExitStatusForError(st));
       }
@@ -230,7 +231,10 @@ absl::StatusOr<std::unique_ptr<AttachedApi>> AttachedApi::Create(
                       socket_path, [fc_api](const api::HttpRequest& request) {
                         return fc_api->Handle(request);
                       }));
-  SKIFF_RETURN_IF_ERROR(a->server_->Start());
+  // The same "api" filter as under `skiff fc`; a filter that cannot be
+  // installed stops the VM.
+  SKIFF_RETURN_IF_ERROR(a->server_->Start(
+      SeccompHook(SeccompThread::kApi, config.seccomp, machine)));
   return a;
 }
 
@@ -258,8 +262,9 @@ process exits when the microVM stops, with skiff run's exit statuses.
   --accel kvm|tcg|auto as in skiff run (default auto)
   --seccomp enforce|log|off
                        as in skiff run (default enforce)
-  --serial stdio|file=PATH|none
-                       where the guest's serial console goes (default stdio)
+  --serial stdio|file=PATH|socket=PATH|none
+                       where the guest's serial console goes (default
+                       stdio; see skiff run --help)
   --shutdown-timeout SECONDS
                        SIGTERM sends Ctrl-Alt-Del and waits this long for the
                        guest to reset before stopping it (default 10; 0:

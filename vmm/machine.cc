@@ -109,11 +109,17 @@ absl::Status Machine::CreateInterruptController(bool in_kernel_irqchip) {
   }
   // The interpreter's RDTSC must count on the LAPIC timers' clock.
   backend_->SetGuestClock(*clock_);
+  // The "timers" thread's filter. No MachineControl: the thread starts
+  // while Create still fills vcpus_, which RequestStop reads; a failure is
+  // logged, and ConfineVmmThread would fail the same way and stop the VM.
+  auto timers_hook =
+      SeccompHook(SeccompThread::kTimers, config_.seccomp, nullptr);
   SKIFF_ASSIGN_OR_RETURN(
       irqchip_, devices::UserspaceIrqChip::Create(
                     config_.vcpus, *clock_, *this,
                     config_.icount ? devices::TimerQueue::Mode::kManual
-                                   : devices::TimerQueue::Mode::kThread));
+                                   : devices::TimerQueue::Mode::kThread,
+                    std::move(timers_hook)));
   if (icount_clock_ != nullptr) {
     icount_clock_->set_deadline_source(
         [timers = &irqchip_->timers()] { return timers->NextDeadline(); });

@@ -76,9 +76,14 @@ absl::Status ParseSerial(const std::string& value, VmConfig& config) {
     if (config.serial.path.empty()) {
       return absl::InvalidArgumentError("file=: empty path");
     }
+  } else if (absl::StartsWith(value, "socket=")) {
+    config.serial = {SerialConfig::Mode::kSocket, value.substr(7)};
+    if (config.serial.path.empty()) {
+      return absl::InvalidArgumentError("socket=: empty path");
+    }
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("'%s' (expected stdio, file=PATH or none)", value));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "'%s' (expected stdio, file=PATH, socket=PATH or none)", value));
   }
   return absl::OkStatus();
 }
@@ -294,9 +299,16 @@ Devices (virtio-mmio, served by an io_uring thread):
                        socket PATH_P
   --rng[=on|off]       virtio-rng fed from the host's getrandom
 Console:
-  --serial stdio|file=PATH|none
+  --serial stdio|file=PATH|socket=PATH|none
                        where the 8250 UART at 0x3f8 goes (default stdio; on
-                       a terminal, stdin is raw and Ctrl-A x quits)
+                       a terminal, stdin is raw and Ctrl-A x quits).
+                       file=: output only; a regular file is truncated
+                       (like QEMU's -serial file:), a FIFO is written
+                       without waiting for a reader, an existing Unix
+                       socket is connected to. socket=: listen on a new
+                       Unix socket (mode 0600), one client at a time for
+                       input and output; output is dropped while no
+                       client is connected
 Other:
   --seccomp enforce|log|off
                        per-thread syscall allow-lists (vCPU, I/O loop, API,

@@ -26,6 +26,14 @@ TEST(ParseRunFlags, FullCommandLine) {
   EXPECT_EQ(f->log_level, LogLevel::kInfo);
 }
 
+TEST(ParseRunFlags, SerialSocket) {
+  auto f = ParseRunFlags({"--kernel", "k", "--serial", "socket=/tmp/s.sock"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->config.serial.mode, SerialConfig::Mode::kSocket);
+  EXPECT_EQ(f->config.serial.path, "/tmp/s.sock");
+  EXPECT_FALSE(ParseRunFlags({"--kernel", "k", "--serial", "socket="}).ok());
+}
+
 TEST(ParseRunFlags, Defaults) {
   auto f = ParseRunFlags({"--kernel", "k"});
   ASSERT_TRUE(f.ok());

@@ -1,14 +1,14 @@
 // Per-thread seccomp filters: each kind of skiff thread (vCPU, I/O event
-// loop, API server, main/VMM) gets an allow-list of the system calls it
-// really makes, built with libseccomp (maintained, and it generates correct
-// BPF for the architecture and its syscall numbering, including the audit
-// arch check, so we never hand-write BPF).
+// loop, API server, interrupt-controller timers, main/VMM) gets an allow-list
+// of the system calls it really makes, built with libseccomp (maintained, and
+// it generates correct BPF for the architecture and its syscall numbering,
+// including the audit arch check, so we never hand-write BPF).
 //
 // A filter applies to the thread that installs it and to the threads that
 // thread creates afterwards, so each thread installs its own as it starts
-// (the hooks in VcpuThread, RoundRobinThread, io::EventLoop and
-// api::HttpServer options), and the main thread installs its filter last,
-// after every other thread exists.
+// (the hooks in VcpuThread, RoundRobinThread, io::EventLoop, Console,
+// MetricsWriter, devices::TimerQueue and api::HttpServer), and the main thread
+// installs its filter last, after every other thread exists.
 //
 //   // On the thread to confine, once it has finished its own setup:
 //   SKIFF_RETURN_IF_ERROR(InstallSeccompFilter(SeccompThread::kVcpu,
@@ -38,10 +38,11 @@
 namespace skiff {
 
 enum class SeccompThread {
-  kVcpu,  // vcpu<N> and the shared "vcpus" thread: guest exits, devices
-  kIo,    // the io_uring event loop "io": virtio queues and backends
-  kApi,   // the HTTP API server "api" (handler does not build the VM)
-  kVmm,   // the main thread once the VM runs: signals, stop, teardown
+  kVcpu,    // vcpu<N> and the shared "vcpus" thread: guest exits, devices
+  kIo,      // the io_uring event loop "io": virtio queues and backends
+  kApi,     // the HTTP API server "api" (handler does not build the VM)
+  kTimers,  // the userspace irqchip's "timers" (tcg): LAPIC timers, PIT
+  kVmm,     // the main thread once the VM runs: signals, stop, teardown
 };
 
 const char* SeccompThreadName(SeccompThread kind);

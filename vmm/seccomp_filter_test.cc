@@ -18,6 +18,10 @@
 namespace skiff {
 namespace {
 
+constexpr SeccompThread kAllKinds[] = {
+    SeccompThread::kVcpu, SeccompThread::kIo, SeccompThread::kApi,
+    SeccompThread::kTimers, SeccompThread::kVmm};
+
 bool Allowed(SeccompThread kind, const std::string& name) {
   std::vector<std::string> list = SeccompAllowList(kind);
   return std::find(list.begin(), list.end(), name) != list.end();
@@ -43,14 +47,42 @@ TEST(Seccomp, AllowListsDifferByThreadKind) {
   EXPECT_TRUE(Allowed(SeccompThread::kApi, "accept4"));
   EXPECT_FALSE(Allowed(SeccompThread::kVcpu, "accept4"));
   EXPECT_FALSE(Allowed(SeccompThread::kVcpu, "socket"));
-  for (SeccompThread kind : {SeccompThread::kVcpu, SeccompThread::kIo,
-                             SeccompThread::kApi, SeccompThread::kVmm}) {
+  for (SeccompThread kind : kAllKinds) {
     for (const char* never :
          {"execve", "execveat", "fork", "vfork", "clone", "clone3", "ptrace",
           "bind", "listen", "mount", "process_vm_writev", "init_module"}) {
       EXPECT_FALSE(Allowed(kind, never)) << SeccompThreadName(kind) << never;
     }
   }
+}
+
+TEST(Seccomp, TimerThreadGetsTheTightestList) {
+  // The irqchip's timer thread waits and kicks vCPUs: nothing else.
+  EXPECT_TRUE(Allowed(SeccompThread::kTimers, "futex"));
+  EXPECT_TRUE(Allowed(SeccompThread::kTimers, "clock_gettime"));
+  EXPECT_TRUE(Allowed(SeccompThread::kTimers, "tgkill"));
+  for (const char* never : {"ioctl", "openat", "socket", "poll", "accept4",
+                            "io_uring_enter", "sendmsg", "unlink"}) {
+    EXPECT_FALSE(Allowed(SeccompThread::kTimers, never)) << never;
+  }
+  for (SeccompThread kind : kAllKinds) {
+    if (kind == SeccompThread::kTimers) continue;
+    EXPECT_LT(SeccompAllowList(SeccompThread::kTimers).size(),
+              SeccompAllowList(kind).size())
+        << SeccompThreadName(kind);
+  }
+  int status = InChild([] {
+    if (!InstallSeccompFilter(SeccompThread::kTimers, SeccompMode::kEnforce)
+             .ok()) {
+      return 10;
+    }
+    if (syscall(SYS_gettid) <= 0) return 11;
+    // Even the interrupt-line ioctl the device threads have.
+    syscall(SYS_ioctl, -1, KVM_IRQ_LINE, 0);
+    return 12;
+  });
+  ASSERT_TRUE(WIFSIGNALED(status)) << WEXITSTATUS(status);
+  EXPECT_EQ(WTERMSIG(status), SIGSYS);
 }
 
 TEST(Seccomp, OffInstallsNothing) {
@@ -82,8 +114,7 @@ TEST(Seccomp, EnforceKillsTheProcessOnAForbiddenSyscall) {
 }
 
 TEST(Seccomp, EnforceKillsExecveFromAnyThreadKind) {
-  for (SeccompThread kind : {SeccompThread::kVcpu, SeccompThread::kIo,
-                             SeccompThread::kApi, SeccompThread::kVmm}) {
+  for (SeccompThread kind : kAllKinds) {
     int status = InChild([kind] {
       if (!InstallSeccompFilter(kind, SeccompMode::kEnforce).ok()) return 10;
       const char* argv[] = {"/bin/true", nullptr};

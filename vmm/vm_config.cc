@@ -89,6 +89,9 @@ absl::Status VmConfig::Validate() const {
   if (serial.mode == SerialConfig::Mode::kFile && serial.path.empty()) {
     return absl::InvalidArgumentError("--serial file=PATH: empty path");
   }
+  if (serial.mode == SerialConfig::Mode::kSocket && serial.path.empty()) {
+    return absl::InvalidArgumentError("--serial socket=PATH: empty path");
+  }
   if (icount && accel == Accel::kKvm) {
     return absl::InvalidArgumentError(
         "--icount needs the interpreter (--accel tcg), not --accel kvm");

@@ -26,9 +26,12 @@ enum class Accel { kAuto, kKvm, kTcg };
 enum class SeccompMode { kEnforce, kLog, kOff };
 
 struct SerialConfig {
-  enum class Mode { kStdio, kFile, kNone };
+  // kFile: output to a file (truncated), a FIFO or a connected Unix
+  // socket; kSocket: a listening Unix socket, one client at a time, in
+  // both directions (vmm/console.h).
+  enum class Mode { kStdio, kFile, kNone, kSocket };
   Mode mode = Mode::kStdio;
-  std::string path;  // kFile only
+  std::string path;  // kFile and kSocket
 };
 
 // One virtio-blk device (`--disk`).

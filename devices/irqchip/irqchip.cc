@@ -25,19 +25,21 @@ class UserspaceIrqChip::Line : public IrqLine {
 
 absl::StatusOr<std::unique_ptr<UserspaceIrqChip>> UserspaceIrqChip::Create(
     int num_cpus, GuestClock& clock, CpuControl& cpus,
-    TimerQueue::Mode timer_mode) {
+    TimerQueue::Mode timer_mode, std::function<void()> on_timer_thread_start) {
   if (num_cpus < 1 || num_cpus > kMaxCpus) {
     return absl::InvalidArgumentError(absl::StrCat(
         "userspace irqchip: ", num_cpus, " vCPUs, supported 1 to ", kMaxCpus));
   }
-  return std::unique_ptr<UserspaceIrqChip>(
-      new UserspaceIrqChip(num_cpus, clock, cpus, timer_mode));
+  return std::unique_ptr<UserspaceIrqChip>(new UserspaceIrqChip(
+      num_cpus, clock, cpus, timer_mode, std::move(on_timer_thread_start)));
 }
 
 UserspaceIrqChip::UserspaceIrqChip(int num_cpus, GuestClock& clock,
                                    CpuControl& cpus,
-                                   TimerQueue::Mode timer_mode)
-    : timers_(std::make_unique<TimerQueue>(clock, timer_mode)) {
+                                   TimerQueue::Mode timer_mode,
+                                   std::function<void()> on_timer_thread_start)
+    : timers_(std::make_unique<TimerQueue>(clock, timer_mode,
+                                           std::move(on_timer_thread_start))) {
   for (int i = 0; i < num_cpus; ++i) {
     lapics_.push_back(std::make_unique<Lapic>(i, apic_bus_, *timers_, cpus));
     apic_bus_.AddLapic(lapics_.back().get());

@@ -23,6 +23,7 @@
 #define SKIFF_DEVICES_IRQCHIP_IRQCHIP_H_
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -51,10 +52,12 @@ class UserspaceIrqChip {
   static constexpr uint32_t kNumGsis = IoApic::kPins;
 
   // `timer_mode` kManual is for tests and a deterministic interpreter mode
-  // that calls timers().RunDue itself.
+  // that calls timers().RunDue itself. `on_timer_thread_start` runs first
+  // on the "timers" thread (kThread mode): its seccomp filter.
   static absl::StatusOr<std::unique_ptr<UserspaceIrqChip>> Create(
       int num_cpus, GuestClock& clock, CpuControl& cpus,
-      TimerQueue::Mode timer_mode = TimerQueue::Mode::kThread);
+      TimerQueue::Mode timer_mode = TimerQueue::Mode::kThread,
+      std::function<void()> on_timer_thread_start = nullptr);
   ~UserspaceIrqChip();
   UserspaceIrqChip(const UserspaceIrqChip&) = delete;
   UserspaceIrqChip& operator=(const UserspaceIrqChip&) = delete;
@@ -80,7 +83,8 @@ class UserspaceIrqChip {
  private:
   class Line;
   UserspaceIrqChip(int num_cpus, GuestClock& clock, CpuControl& cpus,
-                   TimerQueue::Mode timer_mode);
+                   TimerQueue::Mode timer_mode,
+                   std::function<void()> on_timer_thread_start);
   // A line (whose level is `line_level`, guarded by lines_mu_) is driven
   // to `asserted`: recompute the OR for `gsi` and forward changes.
   void SetLineLevel(uint32_t gsi, bool& line_level, bool asserted)

@@ -17,9 +17,12 @@ constexpr int kMaxCallbacksPerRun = 1024;
 
 }  // namespace
 
-TimerQueue::TimerQueue(GuestClock& clock, Mode mode) : clock_(clock) {
+TimerQueue::TimerQueue(GuestClock& clock, Mode mode,
+                       std::function<void()> on_thread_start)
+    : clock_(clock) {
   if (mode == Mode::kThread) {
-    thread_ = std::thread([this] { ThreadMain(); });
+    thread_ = std::thread(
+        [this, hook = std::move(on_thread_start)] { ThreadMain(hook); });
   }
 }
 
@@ -110,8 +113,9 @@ size_t TimerQueue::pending() const {
   return queue_.size();
 }
 
-void TimerQueue::ThreadMain() {
+void TimerQueue::ThreadMain(const std::function<void()>& on_thread_start) {
   pthread_setname_np(pthread_self(), "timers");
+  if (on_thread_start) on_thread_start();
   mu_.Lock();
   while (!stop_) {
     uint64_t now = clock_.NowNs();

@@ -43,7 +43,10 @@ class TimerQueue {
   static constexpr Id kNoTimer = 0;
   enum class Mode { kThread, kManual };
 
-  TimerQueue(GuestClock& clock, Mode mode);
+  // `on_thread_start` (kThread mode) runs first on the timer thread, e.g.
+  // to install its seccomp filter before any callback runs.
+  TimerQueue(GuestClock& clock, Mode mode,
+             std::function<void()> on_thread_start = nullptr);
   // Stops and joins the thread. Pending callbacks never run.
   ~TimerQueue();
   TimerQueue(const TimerQueue&) = delete;
@@ -84,7 +87,8 @@ class TimerQueue {
   };
   using Queue = std::multimap<uint64_t, Entry>;
 
-  void ThreadMain() ABSL_LOCKS_EXCLUDED(mu_);
+  void ThreadMain(const std::function<void()>& on_thread_start)
+      ABSL_LOCKS_EXCLUDED(mu_);
   bool RemoveLocked(Id id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.

@@ -1,6 +1,7 @@
 #include "devices/irqchip/timer_queue.h"
 
 #include <atomic>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
@@ -77,6 +78,30 @@ TEST(TimerQueue, ThreadRunsPastDeadlines) {
   done.WaitForNotification();
   // Cancel after it ran, and destruction with pending timers, are fine.
   queue.Schedule(UINT64_MAX, [] {});
+}
+
+TEST(TimerQueue, StartHookRunsOnTheTimerThreadBeforeAnyCallback) {
+  MonotonicGuestClock clock;
+  std::atomic<bool> hooked{false};
+  std::thread::id hook_thread;
+  absl::Notification done;
+  bool hooked_before_callback = false;
+  std::thread::id callback_thread;
+  {
+    TimerQueue queue(clock, TimerQueue::Mode::kThread, [&] {
+      hook_thread = std::this_thread::get_id();
+      hooked = true;
+    });
+    queue.Schedule(0, [&] {
+      hooked_before_callback = hooked.load();
+      callback_thread = std::this_thread::get_id();
+      done.Notify();
+    });
+    done.WaitForNotification();
+  }
+  EXPECT_TRUE(hooked_before_callback);
+  EXPECT_EQ(hook_thread, callback_thread);
+  EXPECT_NE(hook_thread, std::this_thread::get_id());
 }
 
 TEST(TimerQueue, CancelWaitsForARunningCallback) {
