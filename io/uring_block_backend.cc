@@ -240,6 +240,24 @@ void Issue(PendingPtr p) {
   Finish(std::move(p), -EINVAL);
 }
 
+// The size of a regular file or block device; `st` gets its fstat.
+absl::StatusOr<uint64_t> ImageSize(int fd, const std::string& path,
+                                   struct stat* st) {
+  if (fstat(fd, st) != 0) {
+    return OneLineStatus(ErrnoStatus(absl::StrCat("fstat ", path)));
+  }
+  if (S_ISBLK(st->st_mode)) {
+    uint64_t bytes = 0;
+    if (ioctl(fd, BLKGETSIZE64, &bytes) != 0) {
+      return OneLineStatus(ErrnoStatus(absl::StrCat("BLKGETSIZE64 ", path)));
+    }
+    return bytes;
+  }
+  if (S_ISREG(st->st_mode)) return static_cast<uint64_t>(st->st_size);
+  return absl::InvalidArgumentError(OneLine(
+      absl::StrCat("disk ", path, ": not a regular file or block device")));
+}
+
 }  // namespace
 
 UringBlockBackend::UringBlockBackend(std::shared_ptr<File> file)
@@ -271,21 +289,7 @@ absl::StatusOr<std::unique_ptr<UringBlockBackend>> UringBlockBackend::Open(
   file->direct = options.direct;
 
   struct stat st;
-  if (fstat(raw, &st) != 0) {
-    return OneLineStatus(ErrnoStatus(absl::StrCat("fstat ", path)));
-  }
-  if (S_ISBLK(st.st_mode)) {
-    uint64_t bytes = 0;
-    if (ioctl(raw, BLKGETSIZE64, &bytes) != 0) {
-      return OneLineStatus(ErrnoStatus(absl::StrCat("BLKGETSIZE64 ", path)));
-    }
-    file->size = bytes;
-  } else if (S_ISREG(st.st_mode)) {
-    file->size = static_cast<uint64_t>(st.st_size);
-  } else {
-    return absl::InvalidArgumentError(OneLine(
-        absl::StrCat("disk ", path, ": not a regular file or block device")));
-  }
+  SKIFF_ASSIGN_OR_RETURN(file->size, ImageSize(raw, path, &st));
 
   // A shared lock for readers and an exclusive one for a writer: flock
   // conflicts between open file descriptions, so this also holds between two
@@ -322,6 +326,13 @@ absl::StatusOr<std::unique_ptr<UringBlockBackend>> UringBlockBackend::Open(
 }
 
 uint64_t UringBlockBackend::size_bytes() const { return file_->size; }
+
+absl::StatusOr<uint64_t> UringBlockBackend::RefreshSize() {
+  struct stat st;
+  SKIFF_ASSIGN_OR_RETURN(file_->size,
+                         ImageSize(file_->fd.get(), file_->path, &st));
+  return file_->size;
+}
 bool UringBlockBackend::read_only() const { return file_->read_only; }
 uint64_t UringBlockBackend::requests_in_flight() const {
   return file_->in_flight;

@@ -60,6 +60,9 @@ class UringBlockBackend : public devices::BlockBackend {
   // The loop submits everything queued once per iteration; Kick only hands
   // requests to the kernel early when called outside a loop callback.
   void Kick() override;
+  // Loop context: fstat (or BLKGETSIZE64) again, for an image resized on
+  // the host.
+  absl::StatusOr<uint64_t> RefreshSize() override;
 
   // Requests submitted and not yet completed. Loop context.
   uint64_t requests_in_flight() const;

@@ -390,5 +390,18 @@ TEST_F(UringBlockBackendTest, DestroyingTheBackendWithRequestsInFlight) {
   EXPECT_EQ(result, 1 << 20);
 }
 
+TEST_F(UringBlockBackendTest, RefreshSizeSeesAFileResizedOnTheHost) {
+  const std::string path = MakeImage("grow.img", 8192);
+  auto disk = OpenDisk({.path = path});
+  ASSERT_NE(disk, nullptr);
+  EXPECT_EQ(disk->size_bytes(), 8192u);
+  ASSERT_EQ(truncate(path.c_str(), 65536), 0);
+  absl::StatusOr<uint64_t> size;
+  loop_->RunAndWait([&] { size = disk->RefreshSize(); });
+  ASSERT_TRUE(size.ok()) << size.status();
+  EXPECT_EQ(*size, 65536u);
+  EXPECT_EQ(disk->size_bytes(), 65536u);
+}
+
 }  // namespace
 }  // namespace skiff::io

@@ -424,6 +424,8 @@ void Machine::Pause() {
   paused_ = true;
   // VcpuThread::Pause returns once that vCPU is parked (or has stopped).
   for (auto& v : vcpus_) v->Pause();
+  // Then the devices: no vCPU can notify a queue any more.
+  if (virtio_ != nullptr && !devices_stopped_) virtio_->Pause();
   SKIFF_LOG(kInfo, "paused");
 }
 
@@ -431,8 +433,19 @@ void Machine::Resume() {
   absl::MutexLock lock(&control_mu_);
   if (!paused_) return;
   paused_ = false;
+  if (virtio_ != nullptr && !devices_stopped_) virtio_->Resume();
   for (auto& v : vcpus_) v->Resume();
   SKIFF_LOG(kInfo, "resumed");
+}
+
+absl::Status Machine::UpdateDrivePath(const std::string& drive_id,
+                                      const std::string& path) {
+  absl::MutexLock lock(&control_mu_);
+  if (virtio_ == nullptr || devices_stopped_) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "drive %s: the microVM has no such disk running", drive_id));
+  }
+  return virtio_->UpdateDrivePath(drive_id, path);
 }
 
 bool Machine::paused() {
@@ -454,7 +467,11 @@ void Machine::StopAll() {
   // The last metrics line, while the devices it reads still exist.
   FinishMetrics();
   // Devices after the vCPUs: no guest access can reach them any more.
-  if (virtio_ != nullptr) virtio_->Shutdown();
+  {
+    absl::MutexLock lock(&control_mu_);
+    devices_stopped_ = true;
+    if (virtio_ != nullptr) virtio_->Shutdown();
+  }
   if (console_ != nullptr) console_->Stop();
 }
 

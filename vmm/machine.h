@@ -76,11 +76,18 @@ class Machine final : public devices::MachineControl,
 
   // Lifecycle, from any one control thread (the API's) while the VM runs;
   // safe against a concurrent stop. Pause returns once every vCPU is parked
-  // outside the guest; devices keep serving requests already queued (the
-  // guest cannot add any), and guest time keeps running, as in Firecracker.
+  // outside the guest and the devices are quiesced (VirtioDevices::Pause:
+  // block requests in flight completed, no more RX into guest memory); guest
+  // time keeps running, as in Firecracker. Resume restarts the devices, then
+  // the vCPUs.
   void Pause() ABSL_LOCKS_EXCLUDED(control_mu_);
   void Resume() ABSL_LOCKS_EXCLUDED(control_mu_);
   bool paused() ABSL_LOCKS_EXCLUDED(control_mu_);
+  // Firecracker's PATCH /drives path_on_host after boot
+  // (VirtioDevices::UpdateDrivePath). Errors are one line naming the drive.
+  absl::Status UpdateDrivePath(const std::string& drive_id,
+                               const std::string& path)
+      ABSL_LOCKS_EXCLUDED(control_mu_);
   // Presses and releases Ctrl-Alt-Del on the i8042 keyboard (what
   // Firecracker's SendCtrlAltDel does); Linux then reboots or signals init.
   // Fails when the guest disabled the keyboard or its buffer is full.
@@ -175,6 +182,9 @@ class Machine final : public devices::MachineControl,
   // in RequestStop while Pause waits for it to park.
   absl::Mutex control_mu_;
   bool paused_ ABSL_GUARDED_BY(control_mu_) = false;
+  // StopAll shut the virtio devices down (under control_mu_, so a
+  // lifecycle call never reaches a stopped event loop).
+  bool devices_stopped_ ABSL_GUARDED_BY(control_mu_) = false;
   devices::StopReason stop_reason_ ABSL_GUARDED_BY(mu_) =
       devices::StopReason::kUser;
   int exit_status_ ABSL_GUARDED_BY(mu_) = 0;

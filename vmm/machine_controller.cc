@@ -178,12 +178,9 @@ absl::Status MachineController::FlushMetrics() {
 
 absl::Status MachineController::UpdateDrivePath(const std::string& drive_id,
                                                 const std::string& path) {
-  (void)path;
   absl::MutexLock lock(&mu_);
-  SKIFF_RETURN_IF_ERROR(Running().status());
-  return absl::UnimplementedError(absl::StrFormat(
-      "drive %s: changing a drive's backing file after boot is not supported",
-      drive_id));
+  SKIFF_ASSIGN_OR_RETURN(Machine * m, Running());
+  return m->UpdateDrivePath(drive_id, path);
 }
 
 absl::Status MachineController::ConfigureLogger(const api::FcLogger& logger) {

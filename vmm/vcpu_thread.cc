@@ -82,8 +82,10 @@ void VcpuThread::Pause() {
   // A halted vCPU outside Run() is already blocked (or about to block) in
   // RunOnce: with paused_ set, no wake lets it back into the guest. Its
   // parked_ was computed before this pause, so it would never turn true.
+  // The same holds for one blocked in that wait whose halt a Wake() ended
+  // just before this pause (halted_ false, but its wait now sees paused_).
   auto parked_or_gone = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return parked_ || !running_ || (halted_ && !in_run_);
+    return parked_ || !running_ || (halted_ && !in_run_) || waiting_;
   };
   mu_.Await(absl::Condition(&parked_or_gone));
 }
@@ -219,7 +221,9 @@ VcpuThread::StepResult VcpuThread::RunOnce(bool block) {
     };
     parked_ = paused_;
     if (block) {
+      waiting_ = true;
       mu_.Await(absl::Condition(&has_something));
+      waiting_ = false;
     } else if (!stop_ && work_.empty() && (paused_ || halted_)) {
       return paused_ ? StepResult::kIdle : StepResult::kHalted;
     }

@@ -137,6 +137,8 @@ class VcpuThread {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
   bool parked_ ABSL_GUARDED_BY(mu_) = false;
+  // The thread is blocked in RunOnce's wait (not in the guest).
+  bool waiting_ ABSL_GUARDED_BY(mu_) = false;
   bool halted_ ABSL_GUARDED_BY(mu_) = false;
   bool waiting_for_sipi_ ABSL_GUARDED_BY(mu_) = false;
   // Counts Wake() calls, so a wake that races with the guest's HLT is not

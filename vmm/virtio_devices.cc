@@ -1,13 +1,14 @@
 #include "vmm/virtio_devices.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "base/log.h"
 #include "base/status_macros.h"
-#include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_rng.h"
 #include "io/tap_net_backend.h"
 #include "io/unix_vsock_backend.h"
@@ -21,6 +22,13 @@ namespace {
 absl::Status DeviceError(const std::string& what, const absl::Status& st) {
   return absl::Status(
       st.code(), absl::StrFormat("%s: %s", what, std::string(st.message())));
+}
+
+// The (device, inode) of the file at `path`; zeroes when stat fails.
+std::pair<uint64_t, uint64_t> FileIdentity(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return {0, 0};
+  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
 }
 
 // A locally administered unicast MAC for interface `index` without one:
@@ -56,8 +64,15 @@ absl::StatusOr<std::unique_ptr<VirtioDevices>> VirtioDevices::Create(
     devices::VirtioBlk::Options options;
     options.serial = disk.id;
     options.block_size = (*backend)->direct_alignment();
-    SKIFF_RETURN_IF_ERROR(v->Add(env, std::make_unique<devices::VirtioBlk>(
-                                          *std::move(backend), options)));
+    auto blk =
+        std::make_unique<devices::VirtioBlk>(*std::move(backend), options);
+    const auto [dev, ino] = FileIdentity(disk.path);
+    v->disks_.push_back({.config = disk,
+                         .block_size = options.block_size,
+                         .device = blk.get(),
+                         .dev = dev,
+                         .ino = ino});
+    SKIFF_RETURN_IF_ERROR(v->Add(env, std::move(blk)));
   }
   for (size_t i = 0; i < config.nets.size(); ++i) {
     const NetConfig& net = config.nets[i];
@@ -133,6 +148,72 @@ std::string VirtioDevices::CmdlineDevices() const {
 }
 
 absl::Status VirtioDevices::Start() { return loop_->Start(); }
+
+void VirtioDevices::Pause() {
+  if (loop_ == nullptr) return;
+  // On the loop, between callbacks: no ProcessQueue pass is running, and
+  // none starts from here on (notifications are remembered).
+  loop_->RunAndWait([this] {
+    for (auto& t : transports_) t->Pause();
+  });
+  // Off the loop, which completes the requests still in flight.
+  for (auto& t : transports_) t->device().WaitIdle();
+}
+
+void VirtioDevices::Resume() {
+  if (loop_ == nullptr) return;
+  loop_->RunAndWait([this] {
+    for (auto& t : transports_) t->Resume();
+  });
+}
+
+absl::Status VirtioDevices::UpdateDrivePath(const std::string& drive_id,
+                                            const std::string& path) {
+  if (loop_ == nullptr) {
+    return absl::FailedPreconditionError("the microVM has stopped");
+  }
+  Disk* disk = nullptr;
+  for (Disk& d : disks_) {
+    if (d.config.id == drive_id) disk = &d;
+  }
+  if (disk == nullptr) {
+    return absl::NotFoundError(absl::StrFormat(
+        "drive %s: no such disk in the running microVM", drive_id));
+  }
+  const std::string what = absl::StrFormat("drive %s", drive_id);
+  absl::Status status;
+  const auto [dev, ino] = FileIdentity(path);
+  if (path == disk->config.path && dev == disk->dev && ino == disk->ino) {
+    // Same file: re-read its size (Firecracker reopens to pick up a file
+    // resized on the host; the open fd sees the new size as well, and a
+    // second exclusive flock by this process would conflict with ours).
+    loop_->RunAndWait([&] { status = disk->device->RefreshCapacity(); });
+    if (!status.ok()) return DeviceError(what, status);
+    return absl::OkStatus();
+  }
+  // Opened and locked on this thread: a slow open must not stall the loop.
+  auto backend = io::UringBlockBackend::Open(
+      loop_.get(), {.path = path,
+                    .read_only = disk->config.read_only,
+                    .direct = disk->config.direct});
+  if (!backend.ok()) return DeviceError(what, backend.status());
+  if ((*backend)->direct_alignment() > disk->block_size) {
+    // The driver already uses the block size advertised at boot.
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "drive %s: %s needs %u-byte aligned direct I/O, the drive uses %u",
+        drive_id, path, (*backend)->direct_alignment(), disk->block_size));
+  }
+  // On the loop: ProcessQueue and completions run there, so the swap falls
+  // between two passes. A backend not handed over is destroyed there too.
+  loop_->RunAndWait(
+      [&] { status = disk->device->SwapBackend(*std::move(backend)); });
+  if (!status.ok()) return DeviceError(what, status);
+  disk->config.path = path;
+  disk->dev = dev;
+  disk->ino = ino;
+  SKIFF_LOG(kInfo, "drive %s: backing file now %s", drive_id, path);
+  return absl::OkStatus();
+}
 
 void VirtioDevices::Shutdown() {
   if (loop_ == nullptr) return;

@@ -20,7 +20,14 @@
 // vCPU exit to userspace; otherwise the transport's notify callback posts
 // the queue to the loop from the vCPU thread.
 //
-// Thread-safety: Create, Start and Shutdown on the machine's thread.
+// Pause/Resume quiesce the devices for a VM pause (after/before the vCPUs):
+// Pause returns once no device will write guest memory any more.
+// UpdateDrivePath swaps a disk's backing file while the guest runs
+// (Firecracker's PATCH /drives path_on_host).
+//
+// Thread-safety: Create, Start and Shutdown on the machine's thread; Pause,
+// Resume and UpdateDrivePath from one control thread between Start and
+// Shutdown (the Machine serializes them with Shutdown).
 #ifndef SKIFF_VMM_VIRTIO_DEVICES_H_
 #define SKIFF_VMM_VIRTIO_DEVICES_H_
 
@@ -35,6 +42,7 @@
 #include "base/guest_memory.h"
 #include "base/vcpu_backend.h"
 #include "devices/bus.h"
+#include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_mmio.h"
 #include "io/event_loop.h"
 #include "vmm/acpi/tables.h"
@@ -80,6 +88,20 @@ class VirtioDevices {
   // and their backends. Idempotent.
   void Shutdown();
 
+  // Holds queue notifications, TAP RX and vsock delivery, then waits until
+  // every backend request in flight has completed and been published.
+  void Pause();
+  // Processes what was held back and restarts RX.
+  void Resume();
+  // Opens `path` with the options disk `drive_id` was created with and
+  // makes it the disk's backing file; requests in flight finish on the old
+  // file, which stays in use when the new one cannot be opened or locked.
+  // The same path again re-reads the file's size (it may have been
+  // resized), or reopens it when another file was moved there. The guest
+  // sees a configuration change with the new capacity.
+  absl::Status UpdateDrivePath(const std::string& drive_id,
+                               const std::string& path);
+
   io::EventLoop& loop() { return *loop_; }
   // The transport of device `index` (windows() order).
   devices::VirtioMmio& transport(size_t index) { return *transports_[index]; }
@@ -89,10 +111,21 @@ class VirtioDevices {
 
   absl::Status Add(const Env& env, std::unique_ptr<devices::VirtioDevice> dev);
 
+  struct Disk {
+    DiskConfig config;  // path: the current backing file
+    uint32_t block_size;
+    devices::VirtioBlk* device;  // owned by its transport
+    // Identity of the file at `path` when it was opened (stat), so that a
+    // file replaced at the same path is reopened rather than re-sized.
+    uint64_t dev = 0;
+    uint64_t ino = 0;
+  };
+
   devices::Bus& mmio_;
   std::unique_ptr<io::EventLoop> loop_;
   std::vector<acpi::VirtioMmioDevice> windows_;
   std::vector<std::shared_ptr<devices::VirtioMmio>> transports_;
+  std::vector<Disk> disks_;
   // Queue-notify eventfds registered with KVM (kept open for its lifetime).
   std::vector<std::unique_ptr<EventFd>> notify_fds_;
 };

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
 
 namespace skiff::devices {
 
@@ -52,6 +53,9 @@ class BlockBackend {
   virtual void Submit(BlockRequest request) = 0;
   // Starts every request queued since the last Kick.
   virtual void Kick() {}
+  // Re-reads the image's size (the host may have resized it) and returns
+  // it; size_bytes() answers the new size afterwards.
+  virtual absl::StatusOr<uint64_t> RefreshSize() { return size_bytes(); }
 };
 
 }  // namespace skiff::devices

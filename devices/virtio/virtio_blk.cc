@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "base/status_macros.h"
 #include "devices/virtio/iovec_util.h"
 
 namespace skiff::devices {
@@ -14,6 +15,7 @@ namespace skiff::devices {
 // several segments).
 struct VirtioBlk::Request {
   uint64_t generation = 0;
+  uint64_t backend_serial = 0;  // the backend its requests went to
   uint16_t head = 0;
   uint8_t* status = nullptr;  // the last writable byte, in guest RAM
   uint32_t used_len = 0;
@@ -39,10 +41,11 @@ uint64_t Features(const BlockBackend& backend) {
 VirtioBlk::VirtioBlk(std::unique_ptr<BlockBackend> backend, Options options)
     : options_(std::move(options)),
       features_(Features(*backend)),
-      capacity_sectors_(backend->size_bytes() / kSectorSize),
       read_only_(backend->read_only()),
+      capacity_sectors_(backend->size_bytes() / kSectorSize),
       config_{},
       backend_(std::move(backend)) {
+  absl::MutexLock lock(&mu_);
   config_.capacity = capacity_sectors_;
   // Any single buffer up to 4 MiB; with indirect descriptors a chain holds
   // up to queue_size descriptors, two of which are header and status.
@@ -58,9 +61,96 @@ VirtioBlk::VirtioBlk(std::unique_ptr<BlockBackend> backend, Options options)
   config_.write_zeroes_may_unmap = 1;
 }
 
-VirtioBlk::~VirtioBlk() = default;
+VirtioBlk::~VirtioBlk() {
+  // Backends first, explicitly: a completion they run while going away
+  // still finds every member (and no retired backend it could count down).
+  backend_.reset();
+  std::vector<Retired> retired;
+  {
+    absl::MutexLock lock(&mu_);
+    retired.swap(retired_);
+  }
+  retired.clear();
+}
+
+VirtioBlkConfig VirtioBlk::config() const {
+  absl::MutexLock lock(&mu_);
+  return config_;
+}
+
+size_t VirtioBlk::retired_backends() const {
+  absl::MutexLock lock(&mu_);
+  return retired_.size();
+}
+
+void VirtioBlk::WaitIdle() {
+  absl::MutexLock lock(&mu_);
+  // OnBackendDone publishes before it releases mu_, so once the count is
+  // zero (outside a ProcessQueue pass) every completion is in the used ring.
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return in_flight_ == 0 && !in_pass_;
+  };
+  mu_.Await(absl::Condition(&idle));
+}
+
+void VirtioBlk::SetCapacityLocked(uint64_t size_bytes) {
+  capacity_sectors_ = size_bytes / kSectorSize;
+  config_.capacity = capacity_sectors_;
+  // §4.2.2: ConfigGeneration changes and a configuration-change interrupt
+  // goes out; Linux's virtio_blk then re-reads the capacity.
+  if (interrupt_ != nullptr) interrupt_->SignalConfig();
+}
+
+std::vector<std::unique_ptr<BlockBackend>> VirtioBlk::TakeIdleRetiredLocked() {
+  std::vector<std::unique_ptr<BlockBackend>> idle;
+  for (auto it = retired_.begin(); it != retired_.end();) {
+    if (it->in_flight == 0) {
+      idle.push_back(std::move(it->backend));
+      it = retired_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return idle;
+}
+
+absl::Status VirtioBlk::SwapBackend(std::unique_ptr<BlockBackend> backend) {
+  if (backend == nullptr) {
+    return absl::InvalidArgumentError("virtio-blk: no backend");
+  }
+  if (backend->read_only() != read_only_) {
+    return absl::FailedPreconditionError(
+        read_only_ ? "virtio-blk: the drive is read-only, the new image not"
+                   : "virtio-blk: the new image is read-only, the drive not");
+  }
+  std::unique_ptr<BlockBackend> old = std::exchange(backend_, nullptr);
+  std::vector<std::unique_ptr<BlockBackend>> idle;
+  {
+    absl::MutexLock lock(&mu_);
+    // Not inside a pass (same thread), so every request in flight went to
+    // the old backend.
+    retired_.push_back({.serial = backend_serial_,
+                        .in_flight = in_flight_,
+                        .backend = std::move(old)});
+    ++backend_serial_;
+    backend_ = std::move(backend);
+    SetCapacityLocked(backend_->size_bytes());
+    idle = TakeIdleRetiredLocked();
+  }
+  // Destroyed outside mu_: a backend may complete requests as it goes.
+  idle.clear();
+  return absl::OkStatus();
+}
+
+absl::Status VirtioBlk::RefreshCapacity() {
+  SKIFF_ASSIGN_OR_RETURN(uint64_t size, backend_->RefreshSize());
+  absl::MutexLock lock(&mu_);
+  SetCapacityLocked(size);
+  return absl::OkStatus();
+}
 
 void VirtioBlk::ReadConfig(uint64_t offset, absl::Span<uint8_t> data) {
+  absl::MutexLock lock(&mu_);
   std::memset(data.data(), 0, data.size());
   if (offset >= sizeof(config_)) return;
   const size_t n = std::min<uint64_t>(data.size(), sizeof(config_) - offset);
@@ -104,8 +194,12 @@ bool VirtioBlk::InRange(uint64_t sector, uint64_t sectors) const {
 absl::Status VirtioBlk::ProcessQueue(uint32_t queue) {
   std::vector<BlockRequest> batch;
   absl::Status error;
+  std::vector<std::unique_ptr<BlockBackend>> idle;
   {
     absl::MutexLock lock(&mu_);
+    // Old backends whose last request completed since: destroyed below,
+    // outside mu_ and outside any of their own callbacks.
+    if (!retired_.empty()) idle = TakeIdleRetiredLocked();
     if (queue != 0 || !queue_.has_value() || broken_) return absl::OkStatus();
     const uint64_t generation = generation_;
     for (;;) {
@@ -167,6 +261,11 @@ void VirtioBlk::OnBackendDone(const std::shared_ptr<Request>& req,
                               int64_t expected, int64_t result) {
   absl::MutexLock lock(&mu_);
   --in_flight_;
+  if (req->backend_serial != backend_serial_) {
+    for (Retired& r : retired_) {
+      if (r.serial == req->backend_serial && r.in_flight > 0) --r.in_flight;
+    }
+  }
   if (result != expected) {
     req->result = kVirtioBlkSIoErr;
     if (log_limiter_.Allow()) {
@@ -183,6 +282,7 @@ void VirtioBlk::Parse(const DescriptorChain& chain, uint64_t generation,
                       std::vector<BlockRequest>& out) {
   auto req = std::make_shared<Request>();
   req->generation = generation;
+  req->backend_serial = backend_serial_;
   req->head = chain.head;
   req->used_len = static_cast<uint32_t>(
       std::min<uint64_t>(chain.writable_bytes, UINT32_MAX));

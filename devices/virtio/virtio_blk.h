@@ -19,11 +19,24 @@
 // segments) get VIRTIO_BLK_S_IOERR; unknown types VIRTIO_BLK_S_UNSUPP. A
 // malformed ring is an error from ProcessQueue (DEVICE_NEEDS_RESET).
 //
+// Backing-file swap (Firecracker's PATCH /drives path_on_host after boot):
+// SwapBackend, on the device thread, sends new requests to a new backend
+// while the ones in flight on the old one complete normally; the old one is
+// destroyed (its file closed and unlocked) by the first queue pass after
+// they have. The capacity in the configuration space follows
+// the new size and a configuration-change interrupt tells the driver
+// (virtio 1.2 §4.2.2, Linux virtblk_config_changed re-reads the capacity).
+// RefreshCapacity does the same for the same backend resized on the host.
+//
+// Pause (VirtioDevice::Pause): nothing to hold back, blk only writes guest
+// memory for requests the driver queued; WaitIdle waits for those in flight.
+//
 // Thread-safety: see virtio_device.h. The backend is driven only from
 // ProcessQueue's thread; its completions run there too. mu_ guards the
-// queue against Activate/Reset on vCPU threads and is never held across
-// backend calls, so a backend may complete inline. The device owns the
-// backend and destroys it first, so no completion outlives the device.
+// queue and the configuration space against Activate/Reset/ReadConfig on
+// vCPU threads and is never held across backend calls, so a backend may
+// complete inline. The device owns its backends and destroys them first, so
+// no completion outlives the device.
 #ifndef SKIFF_DEVICES_VIRTIO_VIRTIO_BLK_H_
 #define SKIFF_DEVICES_VIRTIO_VIRTIO_BLK_H_
 
@@ -142,9 +155,24 @@ class VirtioBlk : public VirtioDevice {
   void Reset() override ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ProcessQueue(uint32_t queue) override ABSL_LOCKS_EXCLUDED(mu_);
 
-  const VirtioBlkConfig& config() const { return config_; }
-  // Requests handed to the backend and not completed yet.
+  void WaitIdle() override ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Device thread, outside ProcessQueue. Makes `backend` serve every
+  // request from now on; requests in flight finish on the old one. Fails
+  // (changing nothing) when `backend` differs in being read-only, which the
+  // driver negotiated. Updates the capacity and signals a configuration
+  // change to an active driver.
+  absl::Status SwapBackend(std::unique_ptr<BlockBackend> backend)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Device thread. Re-reads the backend's size (BlockBackend::RefreshSize)
+  // and signals a configuration change as SwapBackend does.
+  absl::Status RefreshCapacity() ABSL_LOCKS_EXCLUDED(mu_);
+
+  VirtioBlkConfig config() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Requests handed to a backend and not completed yet.
   size_t in_flight() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Old backends still finishing requests (after SwapBackend).
+  size_t retired_backends() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // read_count, read_bytes, write_count, write_bytes, flush_count,
   // discard_count (DISCARD and WRITE_ZEROES), other_count (GET_ID and
@@ -169,14 +197,21 @@ class VirtioBlk : public VirtioDevice {
                      int64_t result) ABSL_LOCKS_EXCLUDED(mu_);
   // Publishes used elements and interrupts if the driver wants it.
   void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool InRange(uint64_t sector, uint64_t sectors) const;
+  bool InRange(uint64_t sector, uint64_t sectors) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // New capacity in the configuration space, and a configuration-change
+  // interrupt for an active driver.
+  void SetCapacityLocked(uint64_t size_bytes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes the old backends that have no request in flight any more, for
+  // the caller to destroy outside mu_.
+  std::vector<std::unique_ptr<BlockBackend>> TakeIdleRetiredLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   const Options options_;
   const uint64_t features_;
-  const uint64_t capacity_sectors_;
   const bool read_only_;
-  VirtioBlkConfig config_;
   RateLimiter log_limiter_;
 
   struct Counters {
@@ -188,6 +223,8 @@ class VirtioBlk : public VirtioDevice {
   Counters counters_;  // relaxed atomics, any thread
 
   mutable absl::Mutex mu_;
+  uint64_t capacity_sectors_ ABSL_GUARDED_BY(mu_);
+  VirtioBlkConfig config_ ABSL_GUARDED_BY(mu_);
   std::optional<Virtqueue> queue_ ABSL_GUARDED_BY(mu_);
   VirtioInterrupt* interrupt_ ABSL_GUARDED_BY(mu_) = nullptr;
   // Bumped by Reset so completions of an earlier incarnation are dropped.
@@ -197,10 +234,19 @@ class VirtioBlk : public VirtioDevice {
   bool in_pass_ ABSL_GUARDED_BY(mu_) = false;
   size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   DescriptorChain chain_ ABSL_GUARDED_BY(mu_);  // reused between pops
+  // Bumped by SwapBackend; a Request remembers the backend it went to.
+  uint64_t backend_serial_ ABSL_GUARDED_BY(mu_) = 0;
 
-  // Declared last, so destroyed first: completions it runs while shutting
+  // Declared last, so destroyed first: completions they run while shutting
   // down still find the members above.
-  const std::unique_ptr<BlockBackend> backend_;
+  struct Retired {
+    uint64_t serial;
+    size_t in_flight;  // its backend requests not completed yet
+    std::unique_ptr<BlockBackend> backend;
+  };
+  std::vector<Retired> retired_ ABSL_GUARDED_BY(mu_);
+  // Device thread only (ProcessQueue submits to it without mu_).
+  std::unique_ptr<BlockBackend> backend_;
 };
 
 }  // namespace skiff::devices

@@ -96,6 +96,19 @@ class VirtioDevice {
   // the device should ignore that queue until Reset.
   virtual absl::Status ProcessQueue(uint32_t queue) = 0;
 
+  // Pause/Resume (vmm's PATCH /vm Paused), device thread (event loop),
+  // between ProcessQueue calls. While paused the transport holds back queue
+  // notifications, and a device must not touch guest memory on host-side
+  // events (received frames, vsock data): it remembers them instead, and
+  // Resume delivers what waited (the host fd may not signal again).
+  virtual void Pause() {}
+  virtual void Resume() {}
+  // Blocks until no request of this device is in flight in a backend and
+  // every completion has been published to the guest. Called on another
+  // thread than the device thread (which must keep running to complete
+  // them), after Pause, so nothing new starts meanwhile.
+  virtual void WaitIdle() {}
+
   // Metrics: appends this device's counters as (name, value) pairs, e.g.
   // ("read_bytes", 4096). Any thread, so read atomics (or take the
   // device's lock).

@@ -320,7 +320,44 @@ void VirtioMmio::ResetLocked() {
   interrupt_status_.store(0);
 }
 
+void VirtioMmio::Pause() {
+  {
+    absl::MutexLock lock(&pause_mu_);
+    if (paused_) return;
+    paused_ = true;
+  }
+  device_->Pause();
+}
+
+void VirtioMmio::Resume() {
+  std::vector<bool> held;
+  {
+    absl::MutexLock lock(&pause_mu_);
+    if (!paused_) return;
+    paused_ = false;
+    held.swap(held_queues_);
+  }
+  device_->Resume();
+  for (uint32_t q = 0; q < held.size(); ++q) {
+    if (held[q]) ProcessQueue(q);
+  }
+}
+
+bool VirtioMmio::paused() const {
+  absl::MutexLock lock(&pause_mu_);
+  return paused_;
+}
+
 void VirtioMmio::ProcessQueue(uint32_t queue) {
+  {
+    absl::MutexLock lock(&pause_mu_);
+    if (paused_) {
+      // QueueNotify only passes indices below num_queues (a uint16_t).
+      if (queue >= held_queues_.size()) held_queues_.resize(queue + 1);
+      held_queues_[queue] = true;
+      return;
+    }
+  }
   absl::Status s = device_->ProcessQueue(queue);
   if (s.ok()) return;
   absl::MutexLock lock(&mu_);

@@ -25,9 +25,13 @@
 // device. Register accesses that are not 32-bit and aligned (§4.2.2.2) read
 // zero and are ignored when written.
 //
+// Pause: while the VM is paused, notifications are remembered rather than
+// processed (Pause/Resume), so no device writes guest memory.
+//
 // Thread-safety: Read/Write come from vCPU threads and are serialized by
-// mu_; ProcessQueue runs on the event loop without mu_ (see
-// virtio_device.h). Lock order: mu_ -> device lock -> IrqLine.
+// mu_; ProcessQueue, Pause and Resume run on the event loop without mu_ (see
+// virtio_device.h). Lock order: mu_ -> device lock -> IrqLine; pause_mu_ is
+// never held while calling out.
 #ifndef SKIFF_DEVICES_VIRTIO_VIRTIO_MMIO_H_
 #define SKIFF_DEVICES_VIRTIO_VIRTIO_MMIO_H_
 
@@ -122,6 +126,15 @@ class VirtioMmio : public BusDevice, private VirtioInterrupt {
   // loop). A guest error sets DEVICE_NEEDS_RESET.
   void ProcessQueue(uint32_t queue) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Device quiesce for a VM pause, on the device thread: from Pause until
+  // Resume, ProcessQueue only remembers which queues were notified, and the
+  // device holds back host-side events (VirtioDevice::Pause). Resume
+  // processes the remembered queues. Then device().WaitIdle() from another
+  // thread waits for requests already in a backend.
+  void Pause() ABSL_LOCKS_EXCLUDED(pause_mu_);
+  void Resume() ABSL_LOCKS_EXCLUDED(pause_mu_);
+  bool paused() const ABSL_LOCKS_EXCLUDED(pause_mu_);
+
   VirtioDevice& device() const { return *device_; }
   uint32_t status() const ABSL_LOCKS_EXCLUDED(mu_);
   uint32_t interrupt_status() const { return interrupt_status_.load(); }
@@ -172,6 +185,12 @@ class VirtioMmio : public BusDevice, private VirtioInterrupt {
   uint32_t queue_sel_ ABSL_GUARDED_BY(mu_) = 0;
   uint32_t shm_sel_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<QueueRegs> queues_ ABSL_GUARDED_BY(mu_);
+
+  // Separate from mu_: ProcessQueue runs without mu_ (see above).
+  mutable absl::Mutex pause_mu_;
+  bool paused_ ABSL_GUARDED_BY(pause_mu_) = false;
+  // [q]: queue q was notified while paused.
+  std::vector<bool> held_queues_ ABSL_GUARDED_BY(pause_mu_);
 };
 
 }  // namespace skiff::devices

@@ -152,6 +152,23 @@ absl::Status VirtioNet::ProcessQueue(uint32_t queue) {
 
 void VirtioNet::OnFramesWaiting() {
   absl::MutexLock lock(&mu_);
+  // Paused: Resume reads the TAP, which does not signal again by itself.
+  if (paused_) return;
+  ReceiveDeferredLocked();
+}
+
+void VirtioNet::Pause() {
+  absl::MutexLock lock(&mu_);
+  paused_ = true;
+}
+
+void VirtioNet::Resume() {
+  absl::MutexLock lock(&mu_);
+  paused_ = false;
+  ReceiveDeferredLocked();
+}
+
+void VirtioNet::ReceiveDeferredLocked() {
   if (broken_ || !rx_.has_value()) return;
   if (absl::Status s = ReceiveLocked(); !s.ok()) {
     broken_ = true;

@@ -130,6 +130,10 @@ class VirtioNet : public VirtioDevice {
       ABSL_LOCKS_EXCLUDED(mu_);
   void Reset() override ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ProcessQueue(uint32_t queue) override ABSL_LOCKS_EXCLUDED(mu_);
+  // Paused: frames waiting on the host stay there (the TAP is not read, so
+  // nothing reaches guest memory); Resume receives what came meanwhile.
+  void Pause() override ABSL_LOCKS_EXCLUDED(mu_);
+  void Resume() override ABSL_LOCKS_EXCLUDED(mu_);
 
   // Any thread.
   Stats stats() const;
@@ -139,6 +143,8 @@ class VirtioNet : public VirtioDevice {
  private:
   // The backend's frames-waiting callback (event loop).
   void OnFramesWaiting() ABSL_LOCKS_EXCLUDED(mu_);
+  // Receives outside ProcessQueue: an error is kept for the next one.
+  void ReceiveDeferredLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves frames from the backend into the guest until either runs dry.
   absl::Status ReceiveLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads the next frame into rx_frame_; false when none is waiting.
@@ -186,6 +192,7 @@ class VirtioNet : public VirtioDevice {
   VirtioInterrupt* interrupt_ ABSL_GUARDED_BY(mu_) = nullptr;
   uint64_t features_negotiated_ ABSL_GUARDED_BY(mu_) = 0;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;
   // A malformed receive ring found by the backend's callback, which cannot
   // report it: the next ProcessQueue returns it (DEVICE_NEEDS_RESET).
   absl::Status deferred_error_ ABSL_GUARDED_BY(mu_);

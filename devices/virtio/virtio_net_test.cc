@@ -240,6 +240,25 @@ TEST(VirtioNet, ReceivedFrameLandsInAGuestBuffer) {
   EXPECT_EQ(g.device->stats().rx_bytes, 114u);
 }
 
+TEST(VirtioNet, PausedDeviceLeavesFramesOnTheHostUntilResume) {
+  Guest g({.drop_features = Bit(kVirtioNetFMrgRxbuf)});
+  GuestAddr buf = g.PostRx(1526);
+  g.driver->Notify(VirtioNet::kRxQueue);
+  g.mmio->Pause();
+  std::vector<uint8_t> frame = Frame(100, 3);
+  g.backend->Inject(frame);
+  g.backend->FireFramesWaiting();
+  EXPECT_FALSE(g.rx->PopUsed().has_value());
+  EXPECT_EQ(g.ReadGuest(buf, 1), std::vector<uint8_t>{0});
+  EXPECT_EQ(g.irq.rising_edges(), 0);
+  // The host fd will not signal again: Resume reads it by itself.
+  g.mmio->Resume();
+  auto used = g.rx->PopUsed();
+  ASSERT_TRUE(used.has_value());
+  EXPECT_EQ(used->len, frame.size());
+  EXPECT_EQ(g.device->stats().rx_packets, 1u);
+}
+
 TEST(VirtioNet, MergeableBuffersSplitALargeFrame) {
   Guest g;
   GuestAddr bufs[4];

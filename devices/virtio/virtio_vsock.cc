@@ -409,6 +409,8 @@ absl::StatusOr<bool> VirtioVsock::PopRxLocked() {
 }
 
 absl::Status VirtioVsock::FillRxLocked() {
+  // Paused: no guest memory writes; Resume fills what waits.
+  if (paused_) return absl::OkStatus();
   for (;;) {
     const bool have_reply = !replies_.empty();
     if (!have_reply && ready_.empty()) return absl::OkStatus();
@@ -495,8 +497,21 @@ absl::Status VirtioVsock::FillRxLocked() {
   }
 }
 
+void VirtioVsock::Pause() {
+  absl::MutexLock lock(&mu_);
+  paused_ = true;
+}
+
+void VirtioVsock::Resume() {
+  absl::MutexLock lock(&mu_);
+  paused_ = false;
+  if (!active()) return;
+  if (absl::Status s = FillRxLocked(); !s.ok()) broken_ = true;
+  PublishLocked();
+}
+
 void VirtioVsock::PublishLocked() {
-  if (interrupt_ == nullptr) return;
+  if (interrupt_ == nullptr || paused_) return;
   if (rx_.has_value() && rx_->PublishUsed()) interrupt_->SignalUsed(kRxQueue);
   if (tx_.has_value() && tx_->PublishUsed()) interrupt_->SignalUsed(kTxQueue);
 }

@@ -114,6 +114,10 @@ class VirtioVsock : public VirtioDevice, public VsockDevice {
       ABSL_LOCKS_EXCLUDED(mu_);
   void Reset() override ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ProcessQueue(uint32_t queue) override ABSL_LOCKS_EXCLUDED(mu_);
+  // Paused: host events update connection state and queue replies, but
+  // nothing goes into the rx queue until Resume.
+  void Pause() override ABSL_LOCKS_EXCLUDED(mu_);
+  void Resume() override ABSL_LOCKS_EXCLUDED(mu_);
 
   // VsockDevice: the backend's events (device thread).
   bool ConnectToGuest(VsockConnKey key) override ABSL_LOCKS_EXCLUDED(mu_);
@@ -173,6 +177,7 @@ class VirtioVsock : public VirtioDevice, public VsockDevice {
   std::optional<Virtqueue> event_ ABSL_GUARDED_BY(mu_);
   VirtioInterrupt* interrupt_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;
   // Replies were backing up: tx processing paused until rx drains them.
   bool tx_stalled_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<VsockConnKey, std::unique_ptr<Conn>> conns_

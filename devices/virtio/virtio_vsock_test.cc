@@ -277,6 +277,19 @@ TEST(VirtioVsock, DataWaitsForRxBuffers) {
   EXPECT_EQ(p->data, "late");
 }
 
+TEST(VirtioVsock, PausedDeviceDeliversHostDataOnlyAfterResume) {
+  Guest g;
+  g.Connect();
+  g.mmio->Pause();
+  g.backend->ends[kKey].to_guest = "held";
+  g.backend->device()->HostReadable(kKey);
+  EXPECT_FALSE(g.Receive().has_value());
+  g.mmio->Resume();
+  auto p = g.Receive();
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->data, "held");
+}
+
 TEST(VirtioVsock, LargeHostDataIsSplitIntoBuffers) {
   Guest g(/*rx_buffers=*/8);
   g.Connect();

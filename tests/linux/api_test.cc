@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -114,6 +115,29 @@ class ApiTest : public ::testing::Test {
     return argv;
   }
 
+  // An image of `size` bytes of `fill` in the test directory.
+  std::string WriteImage(const std::string& name, size_t size,
+                         char fill) const {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path) << std::string(size, fill);
+    return path;
+  }
+
+  static std::string DriveJson(const std::string& id, const std::string& path,
+                               bool with_root_flags = true) {
+    if (!with_root_flags) {
+      return absl::StrCat(R"({"drive_id": ")", id, R"(", "path_on_host": ")",
+                          path, R"("})");
+    }
+    return absl::StrCat(
+        R"({"drive_id": ")", id, R"(", "path_on_host": ")", path,
+        R"(", "is_root_device": false, "is_read_only": false})");
+  }
+
+  // Prints the disk's size in sectors and its first 8 bytes.
+  static constexpr char kShowDisk[] =
+      "echo disk=$(cat /sys/block/vda/size):$(head -c 8 /dev/vda)\n";
+
   std::string dir_;
   std::string sock_;
 };
@@ -184,21 +208,34 @@ TEST_F(ApiTest, PausedGuestAnswersAfterResume) {
   ASSERT_TRUE(p.Start(Fc({"--api-sock", sock_})).ok());
   ASSERT_TRUE(WaitForSocket()) << p.err();
   ASSERT_EQ(Curl("PUT", "/boot-source", BootSourceJson("")).http_status, 204);
+  ASSERT_EQ(Curl("PUT", "/drives/data",
+                 DriveJson("data", WriteImage("data.img", 4 << 20, 'C')))
+                .http_status,
+            204);
   ASSERT_EQ(Curl("PUT", "/actions", R"({"action_type": "InstanceStart"})")
                 .http_status,
             204);
   ASSERT_TRUE(p.WaitForOutput("skiff# ", kBootTimeout)) << p.out() << p.err();
+  // Disk reads in flight while the VM pauses: Pause waits for them, and
+  // the disk keeps working after Resume.
+  size_t mark = p.out().size();
+  p.Write("(while :; do cat /dev/vda >/dev/null; done) & echo reader=on\n");
+  ASSERT_TRUE(p.WaitForOutput("reader=on", absl::Seconds(60), mark));
 
   CurlResult r = Curl("PATCH", "/vm", R"({"state": "Paused"})");
   ASSERT_EQ(r.http_status, 204) << r.body;
   EXPECT_THAT(Curl("GET", "/").body, HasSubstr(R"("state":"Paused")"));
   // Typed while paused: the UART holds it until the vCPU runs again.
-  size_t mark = p.out().size();
+  mark = p.out().size();
   p.Write("echo answer=$((6*7))\n");
   r = Curl("PATCH", "/vm", R"({"state": "Resumed"})");
   ASSERT_EQ(r.http_status, 204) << r.body;
   EXPECT_THAT(Curl("GET", "/").body, HasSubstr(R"("state":"Running")"));
   EXPECT_TRUE(p.WaitForOutput("answer=42", absl::Seconds(60), mark)) << p.out();
+  mark = p.out().size();
+  p.Write("kill $!; echo disk=$(head -c 8 /dev/vda)\n");
+  EXPECT_TRUE(p.WaitForOutput("disk=CCCCCCCC", absl::Seconds(60), mark))
+      << p.out();
 
   // Ctrl-Alt-Del through the API: Linux's keyboard driver reboots.
   r = Curl("PUT", "/actions", R"({"action_type": "SendCtrlAltDel"})");
@@ -206,6 +243,76 @@ TEST_F(ApiTest, PausedGuestAnswersAfterResume) {
   ProcessResult done = p.Wait(absl::Seconds(60));
   EXPECT_FALSE(done.timed_out);
   EXPECT_THAT(done.out, HasSubstr("reboot: Restarting system"));
+  EXPECT_EQ(done.exit_status, 0) << done.out << done.err;
+}
+
+TEST_F(ApiTest, PatchDrivePathAfterBootSwapsTheBackingFile) {
+  const std::string first = WriteImage("first.img", 1 << 20, 'A');
+  const std::string second = WriteImage("second.img", 2 << 20, 'B');
+  Subprocess p;
+  ASSERT_TRUE(p.Start(Fc({"--api-sock", sock_})).ok());
+  ASSERT_TRUE(WaitForSocket()) << p.err();
+  ASSERT_EQ(Curl("PUT", "/boot-source", BootSourceJson("")).http_status, 204);
+  ASSERT_EQ(
+      Curl("PUT", "/drives/data", DriveJson("data", first) /* read-write */)
+          .http_status,
+      204);
+  ASSERT_EQ(Curl("PUT", "/actions", R"({"action_type": "InstanceStart"})")
+                .http_status,
+            204);
+  ASSERT_TRUE(p.WaitForOutput("skiff# ", kBootTimeout)) << p.out() << p.err();
+  size_t mark = p.out().size();
+  p.Write(kShowDisk);
+  ASSERT_TRUE(p.WaitForOutput("disk=2048:AAAAAAAA", absl::Seconds(60), mark))
+      << p.out();
+
+  // A file that cannot be opened: 400 naming it, the drive keeps its file.
+  CurlResult r = Curl("PATCH", "/drives/data",
+                      DriveJson("data", dir_ + "/missing.img", false));
+  EXPECT_EQ(r.http_status, 400);
+  EXPECT_THAT(r.body, HasSubstr("missing.img"));
+
+  r = Curl("PATCH", "/drives/data", DriveJson("data", second, false));
+  ASSERT_EQ(r.http_status, 204) << r.body;
+  // The configuration-change interrupt makes virtio_blk re-read the
+  // capacity; the next open of /dev/vda reads the new file.
+  mark = p.out().size();
+  p.Write(
+      "for i in 1 2 3 4 5 6 7 8 9 10; do"
+      " [ $(cat /sys/block/vda/size) = 4096 ] && break; sleep 1; done\n");
+  p.Write(kShowDisk);
+  EXPECT_TRUE(p.WaitForOutput("disk=4096:BBBBBBBB", absl::Seconds(60), mark))
+      << p.out();
+  // The same path again: a cheap re-read of its size.
+  r = Curl("PATCH", "/drives/data", DriveJson("data", second, false));
+  EXPECT_EQ(r.http_status, 204) << r.body;
+  // Back to the first file: the old one was closed and unlocked.
+  r = Curl("PATCH", "/drives/data", DriveJson("data", first, false));
+  EXPECT_EQ(r.http_status, 204) << r.body;
+  mark = p.out().size();
+  p.Write(
+      "for i in 1 2 3 4 5 6 7 8 9 10; do"
+      " [ $(cat /sys/block/vda/size) = 2048 ] && break; sleep 1; done\n");
+  p.Write(kShowDisk);
+  EXPECT_TRUE(p.WaitForOutput("disk=2048:AAAAAAAA", absl::Seconds(60), mark))
+      << p.out();
+  // Another file moved to the same path: reopened, not just re-sized.
+  const std::string third = WriteImage("third.img", 3 << 20, 'C');
+  ASSERT_EQ(::rename(third.c_str(), first.c_str()), 0);
+  r = Curl("PATCH", "/drives/data", DriveJson("data", first, false));
+  EXPECT_EQ(r.http_status, 204) << r.body;
+  mark = p.out().size();
+  p.Write(
+      "for i in 1 2 3 4 5 6 7 8 9 10; do"
+      " [ $(cat /sys/block/vda/size) = 6144 ] && break; sleep 1; done\n");
+  p.Write(kShowDisk);
+  EXPECT_TRUE(p.WaitForOutput("disk=6144:CCCCCCCC", absl::Seconds(60), mark))
+      << p.out();
+
+  r = Curl("PUT", "/actions", R"({"action_type": "SendCtrlAltDel"})");
+  EXPECT_EQ(r.http_status, 204) << r.body;
+  ProcessResult done = p.Wait(absl::Seconds(60));
+  EXPECT_FALSE(done.timed_out);
   EXPECT_EQ(done.exit_status, 0) << done.out << done.err;
 }
 
