@@ -3,7 +3,6 @@
 // ports, MMIO, interrupts and a second vCPU run to completion, every thread
 // of a running skiff is confined, and a run with --metrics leaves parseable
 // Firecracker-style JSON lines.
-#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,12 +14,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/integration/subprocess.h"
+#include "tests/integration/thread_seccomp.h"
 
 namespace skiff::testing {
 namespace {
@@ -70,38 +69,6 @@ TEST(SeccompGuest, EnforceRunsGuestsThatUseEveryExitKind) {
   EXPECT_THAT(r.out, HasSubstr("ap up"));
 }
 
-// Name and "Seccomp:" mode (0 none, 1 strict, 2 filter; proc(5)) of every
-// thread of `pid`, keyed by tid. Empty once the process has gone.
-std::map<std::string, std::pair<std::string, int>> ThreadSeccompModes(
-    pid_t pid) {
-  std::map<std::string, std::pair<std::string, int>> threads;
-  const std::string dir = absl::StrCat("/proc/", pid, "/task");
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return threads;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    std::ifstream status(absl::StrCat(dir, "/", e->d_name, "/status"));
-    std::string name;
-    int mode = -1;
-    for (std::string line; std::getline(status, line);) {
-      if (absl::StartsWith(line, "Name:")) name = line.substr(6);
-      if (absl::StartsWith(line, "Seccomp:")) mode = std::stoi(line.substr(9));
-    }
-    if (mode >= 0) threads[e->d_name] = {name, mode};
-  }
-  closedir(d);
-  return threads;
-}
-
-std::string Describe(
-    const std::map<std::string, std::pair<std::string, int>>& threads) {
-  std::vector<std::string> parts;
-  for (const auto& [tid, t] : threads) {
-    parts.push_back(absl::StrCat(t.first, "(", tid, ")=", t.second));
-  }
-  return absl::StrJoin(parts, " ");
-}
-
 TEST(SeccompGuest, EveryThreadOfARunningVmIsFiltered) {
   // The smp guest with one vCPU waits 2 to 3 guest-visible seconds for an
   // AP that never comes, then exits 11: a VM that runs long enough to look
@@ -120,7 +87,7 @@ TEST(SeccompGuest, EveryThreadOfARunningVmIsFiltered) {
           .ok());
   // Threads confine themselves as they start, the main thread once all
   // exist; poll until that has happened (or the guest exits first).
-  std::map<std::string, std::pair<std::string, int>> threads;
+  std::map<std::string, ThreadSeccomp> threads;
   bool all_filtered = false;
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (!all_filtered && absl::Now() < deadline) {
@@ -128,8 +95,8 @@ TEST(SeccompGuest, EveryThreadOfARunningVmIsFiltered) {
     std::vector<std::string> names;
     all_filtered = !threads.empty();
     for (const auto& [tid, t] : threads) {
-      names.push_back(t.first);
-      if (t.second != 2) all_filtered = false;
+      names.push_back(t.name);
+      if (t.mode != 2) all_filtered = false;
     }
     for (const char* want :
          {"vcpu0", "timers", "io", "console", "metrics", "api"}) {
@@ -140,7 +107,7 @@ TEST(SeccompGuest, EveryThreadOfARunningVmIsFiltered) {
     if (!all_filtered) absl::SleepFor(absl::Milliseconds(20));
   }
   EXPECT_TRUE(all_filtered)
-      << "threads (Seccomp 2 = filter): " << Describe(threads);
+      << "threads (Seccomp 2 = filter): " << DescribeThreads(threads);
   ProcessResult r = p.Wait(absl::Seconds(60));
   ExpectNotKilled(r);
   EXPECT_EQ(r.exit_status, 11) << r.err;  // debug-exit 5: no AP came up

@@ -137,6 +137,20 @@ class ApiTest : public ::testing::Test {
   // Prints the disk's size in sectors and its first 8 bytes.
   static constexpr char kShowDisk[] =
       "echo disk=$(cat /sys/block/vda/size):$(head -c 8 /dev/vda)\n";
+  // Waits (up to 10 s in the guest) for /dev/vda to have `sectors`, then
+  // expects its first 8 bytes to be `head`.
+  static void ExpectGuestDisk(Subprocess& p, int sectors,
+                              const std::string& head) {
+    const size_t mark = p.out().size();
+    p.Write(
+        absl::StrCat("for i in 1 2 3 4 5 6 7 8 9 10; do [ $(cat "
+                     "/sys/block/vda/size) = ",
+                     sectors, " ] && break; sleep 1; done\n"));
+    p.Write(kShowDisk);
+    EXPECT_TRUE(p.WaitForOutput(absl::StrCat("disk=", sectors, ":", head),
+                                absl::Seconds(60), mark))
+        << p.out();
+  }
 
   std::string dir_;
   std::string sock_;
@@ -261,10 +275,7 @@ TEST_F(ApiTest, PatchDrivePathAfterBootSwapsTheBackingFile) {
                 .http_status,
             204);
   ASSERT_TRUE(p.WaitForOutput("skiff# ", kBootTimeout)) << p.out() << p.err();
-  size_t mark = p.out().size();
-  p.Write(kShowDisk);
-  ASSERT_TRUE(p.WaitForOutput("disk=2048:AAAAAAAA", absl::Seconds(60), mark))
-      << p.out();
+  ExpectGuestDisk(p, 2048, "AAAAAAAA");
 
   // A file that cannot be opened: 400 naming it, the drive keeps its file.
   CurlResult r = Curl("PATCH", "/drives/data",
@@ -276,38 +287,20 @@ TEST_F(ApiTest, PatchDrivePathAfterBootSwapsTheBackingFile) {
   ASSERT_EQ(r.http_status, 204) << r.body;
   // The configuration-change interrupt makes virtio_blk re-read the
   // capacity; the next open of /dev/vda reads the new file.
-  mark = p.out().size();
-  p.Write(
-      "for i in 1 2 3 4 5 6 7 8 9 10; do"
-      " [ $(cat /sys/block/vda/size) = 4096 ] && break; sleep 1; done\n");
-  p.Write(kShowDisk);
-  EXPECT_TRUE(p.WaitForOutput("disk=4096:BBBBBBBB", absl::Seconds(60), mark))
-      << p.out();
+  ExpectGuestDisk(p, 4096, "BBBBBBBB");
   // The same path again: a cheap re-read of its size.
   r = Curl("PATCH", "/drives/data", DriveJson("data", second, false));
   EXPECT_EQ(r.http_status, 204) << r.body;
   // Back to the first file: the old one was closed and unlocked.
   r = Curl("PATCH", "/drives/data", DriveJson("data", first, false));
   EXPECT_EQ(r.http_status, 204) << r.body;
-  mark = p.out().size();
-  p.Write(
-      "for i in 1 2 3 4 5 6 7 8 9 10; do"
-      " [ $(cat /sys/block/vda/size) = 2048 ] && break; sleep 1; done\n");
-  p.Write(kShowDisk);
-  EXPECT_TRUE(p.WaitForOutput("disk=2048:AAAAAAAA", absl::Seconds(60), mark))
-      << p.out();
+  ExpectGuestDisk(p, 2048, "AAAAAAAA");
   // Another file moved to the same path: reopened, not just re-sized.
   const std::string third = WriteImage("third.img", 3 << 20, 'C');
   ASSERT_EQ(::rename(third.c_str(), first.c_str()), 0);
   r = Curl("PATCH", "/drives/data", DriveJson("data", first, false));
   EXPECT_EQ(r.http_status, 204) << r.body;
-  mark = p.out().size();
-  p.Write(
-      "for i in 1 2 3 4 5 6 7 8 9 10; do"
-      " [ $(cat /sys/block/vda/size) = 6144 ] && break; sleep 1; done\n");
-  p.Write(kShowDisk);
-  EXPECT_TRUE(p.WaitForOutput("disk=6144:CCCCCCCC", absl::Seconds(60), mark))
-      << p.out();
+  ExpectGuestDisk(p, 6144, "CCCCCCCC");
 
   r = Curl("PUT", "/actions", R"({"action_type": "SendCtrlAltDel"})");
   EXPECT_EQ(r.http_status, 204) << r.body;

@@ -1,26 +1,24 @@
 // skiff as a service, with the default microVM: the serial console on a
 // Unix socket (`--serial socket=PATH`) carries the shell both ways, and
 // every thread of the running VM has its seccomp filter in (enforce).
-#include <dirent.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/integration/thread_seccomp.h"
 #include "tests/linux/linux_guest.h"
 
 namespace skiff::testing {
@@ -77,31 +75,6 @@ class ConsoleClient {
   std::string out_;
 };
 
-// "name=mode" for every thread of `pid` (proc(5) Seccomp: 2 is a filter).
-std::map<std::string, int> ThreadSeccomp(pid_t pid,
-                                         std::vector<std::string>& lines) {
-  std::map<std::string, int> by_name;  // lowest mode per name
-  const std::string dir = absl::StrCat("/proc/", pid, "/task");
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return by_name;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    std::ifstream status(absl::StrCat(dir, "/", e->d_name, "/status"));
-    std::string name;
-    int mode = -1;
-    for (std::string line; std::getline(status, line);) {
-      if (absl::StartsWith(line, "Name:")) name = line.substr(6);
-      if (absl::StartsWith(line, "Seccomp:")) mode = std::stoi(line.substr(9));
-    }
-    if (mode < 0) continue;
-    lines.push_back(absl::StrCat(name, "=", mode));
-    auto [it, inserted] = by_name.emplace(name, mode);
-    if (!inserted && mode < it->second) it->second = mode;
-  }
-  closedir(d);
-  return by_name;
-}
-
 class ServiceLinuxTest : public LinuxGuestTest {};
 
 TEST_P(ServiceLinuxTest, SocketConsoleAndEveryThreadFiltered) {
@@ -125,17 +98,19 @@ TEST_P(ServiceLinuxTest, SocketConsoleAndEveryThreadFiltered) {
   ASSERT_TRUE(c.WaitFor("skiff# ", kBootTimeout)) << c.out() << p.err();
 
   // Every thread is running now and has confined itself.
-  std::vector<std::string> lines;
-  std::map<std::string, int> threads = ThreadSeccomp(p.pid(), lines);
+  const std::map<std::string, ThreadSeccomp> threads =
+      ThreadSeccompModes(p.pid());
   std::vector<std::string> want = {"vcpu0", "io", "console", "api"};
   if (GetParam() == "tcg") want.push_back("timers");
   for (const std::string& name : want) {
-    EXPECT_TRUE(threads.count(name))
-        << name << ": " << absl::StrJoin(lines, " ");
+    EXPECT_TRUE(std::any_of(
+        threads.begin(), threads.end(),
+        [&name](const auto& entry) { return entry.second.name == name; }))
+        << name << ": " << DescribeThreads(threads);
   }
-  for (const auto& [name, mode] : threads) {
-    EXPECT_EQ(mode, 2) << name << " has no seccomp filter: "
-                       << absl::StrJoin(lines, " ");
+  for (const auto& [tid, t] : threads) {
+    EXPECT_EQ(t.mode, 2) << t.name << " has no seccomp filter: "
+                         << DescribeThreads(threads);
   }
 
   const size_t mark = c.out().size();
