@@ -65,8 +65,7 @@ const Block* BlockCache::Build(uint64_t phys, int code_bits,
   Way* set = sets_[SetIndex(phys)].ways;
   int w = 0;
   while (w < kWays - 1 && set[w].key != b->key) ++w;
-  for (; w > 0; --w) set[w] = set[w - 1];
-  set[0] = Way{.key = b->key, .block = b};
+  MoveToFront(set, w, Way{.key = b->key, .block = b});
   return b;
 }
 

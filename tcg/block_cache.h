@@ -93,8 +93,7 @@ class BlockCache {
       if (set[w].key != key) continue;
       const Way hit = set[w];
       if (!Valid(*hit.block, host)) return nullptr;
-      for (; w > 0; --w) set[w] = set[w - 1];
-      set[0] = hit;
+      MoveToFront(set, w, hit);
       return hit.block;
     }
     return nullptr;
@@ -179,8 +178,6 @@ class BlockCache {
     return x == y;
   }
 
-  // Allocated on the first Build, so a vCPU that never runs blocks costs
-  // nothing.
   struct Way {
     uint64_t key = ~0ull;
     const Block* block = nullptr;
@@ -188,6 +185,15 @@ class BlockCache {
   struct alignas(64) Set {
     Way ways[kWays];
   };
+  // Puts `way` first in `set`, shifting ways [0, w) down one; way w (the
+  // old place of `way`, or the one to evict) is overwritten.
+  static void MoveToFront(Way* set, int w, const Way& way) {
+    for (; w > 0; --w) set[w] = set[w - 1];
+    set[0] = way;
+  }
+
+  // Allocated on the first Build, so a vCPU that never runs blocks costs
+  // nothing.
   std::unique_ptr<Set[]> sets_;
   std::unique_ptr<std::byte[]> arena_;
   size_t used_ = 0;

@@ -320,21 +320,19 @@ class Cpu {
   // implicit supervisor access such as a descriptor table read). Returns
   // false with pending_fault set on #PF/#GP.
   bool ReadLin(uint64_t lin, int size, uint64_t* out, bool user) {
-    TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
-    if (e.tag == (lin & ~0xfffull) && (e.allow & AllowBit(kAccRead, user)) &&
-        e.host != nullptr && (lin & 0xfff) + size <= 4096) {
+    const TlbEntry* e = TlbHit(lin, kAccRead, user);
+    if (e != nullptr && e->host != nullptr && (lin & 0xfff) + size <= 4096) {
       uint64_t v = 0;
-      std::memcpy(&v, e.host + (lin & 0xfff), size);
+      std::memcpy(&v, e->host + (lin & 0xfff), size);
       *out = v;
       return true;
     }
     return ReadLinSlow(lin, size, out, user);
   }
   bool WriteLin(uint64_t lin, int size, uint64_t v, bool user) {
-    TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
-    if (e.tag == (lin & ~0xfffull) && (e.allow & AllowBit(kAccWrite, user)) &&
-        e.host != nullptr && (lin & 0xfff) + size <= 4096) {
-      uint8_t* p = e.host + (lin & 0xfff);
+    const TlbEntry* e = TlbHit(lin, kAccWrite, user);
+    if (e != nullptr && e->host != nullptr && (lin & 0xfff) + size <= 4096) {
+      uint8_t* p = e->host + (lin & 0xfff);
       NoteCodeWrite(p, size);
       std::memcpy(p, &v, size);
       return true;
@@ -406,6 +404,15 @@ class Cpu {
   // Translates a linear address for `kind`; fills a TLB entry. False with
   // pending_fault (#PF) on failure.
   bool Translate(uint64_t lin, AccessKind kind, bool user, TlbEntry** out);
+  // The TLB entry for `lin` when it is cached and allows `kind` with
+  // `user`'s privilege; nullptr when only a page walk can tell.
+  TlbEntry* TlbHit(uint64_t lin, AccessKind kind, bool user) {
+    TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
+    if (e.tag != (lin & ~0xfffull) || !(e.allow & AllowBit(kind, user))) {
+      return nullptr;
+    }
+    return &e;
+  }
   void FlushTlb(bool include_global);
   void FlushTlbPage(uint64_t lin);
 
@@ -448,13 +455,12 @@ class Cpu {
   // tell (the caller then fetches through FetchPage, which may fault).
   bool FetchHostViaTlb(uint64_t lin, const uint8_t** host, uint64_t* phys) {
     if (FetchHost(lin, host, phys)) return true;
-    const TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
-    if (e.tag != (lin & ~0xfffull) || e.host == nullptr ||
-        !(e.allow & AllowBit(kAccExec, s.cpl == 3)) ||
+    const TlbEntry* e = TlbHit(lin, kAccExec, s.cpl == 3);
+    if (e == nullptr || e->host == nullptr ||
         (s.code_bits == 64 && !IsCanonical(lin))) {
       return false;
     }
-    SetFetchPage(lin, e.host + (lin & 0xfff), e.phys + (lin & 0xfff));
+    SetFetchPage(lin, e->host + (lin & 0xfff), e->phys + (lin & 0xfff));
     return FetchHost(lin, host, phys);
   }
   // Changes whenever a translation may: every TLB flush. Block links

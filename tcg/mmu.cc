@@ -204,12 +204,12 @@ bool Cpu::Walk(uint64_t lin, AccessKind kind, bool user, uint64_t* phys,
 }
 
 bool Cpu::Translate(uint64_t lin, AccessKind kind, bool user, TlbEntry** out) {
-  TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
-  const uint64_t page = lin & ~0xfffull;
-  if (e.tag == page && (e.allow & AllowBit(kind, user))) {
-    *out = &e;
+  if (TlbEntry* hit = TlbHit(lin, kind, user)) {
+    *out = hit;
     return true;
   }
+  TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
+  const uint64_t page = lin & ~0xfffull;
   uint64_t phys;
   uint8_t allow;
   bool global = false;
