@@ -24,6 +24,7 @@
 #include <cstring>
 
 #include "base/guest_clock.h"
+#include "base/guest_entropy.h"
 #include "base/guest_memory.h"
 #include "base/vcpu_backend.h"
 #include "base/x86_state.h"
@@ -208,6 +209,9 @@ class Cpu {
   // The machine's time base: RDTSC, IA32_TSC and the CPUID frequency
   // leaves follow it (set by TcgVcpu; never null while running).
   const GuestClock* clock = nullptr;
+  // What RDRAND and RDSEED return (set by TcgVcpu; never null while
+  // running).
+  GuestEntropy* entropy = nullptr;
   const std::atomic<bool>* kick = nullptr;
 
   const GuestMemory& memory() const { return memory_; }

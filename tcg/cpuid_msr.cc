@@ -31,8 +31,14 @@ constexpr uint32_t kEdxMmx = 1u << 23, kEdxFxsr = 1u << 24, kEdxSse = 1u << 25,
 // IA32_TSC_DEADLINE on the same GuestClock as RDTSC, and with it Linux
 // needs no LAPIC timer calibration (apic.c calibrate_APIC_clock). Bit 31:
 // running under a hypervisor, so guests look at leaf 0x40000000.
+// RDRAND (bit 30) and, in leaf 7, RDSEED: ops_arith.cc, from the vCPU's
+// GuestEntropy; with them Linux seeds its crng at random_init() instead of
+// from interrupt timing late in boot.
 constexpr uint32_t kEcxCx16 = 1u << 13, kEcxPopcnt = 1u << 23,
-                   kEcxTscDeadline = 1u << 24, kEcxHypervisor = 1u << 31;
+                   kEcxTscDeadline = 1u << 24, kEcxRdrand = 1u << 30,
+                   kEcxHypervisor = 1u << 31;
+// CPUID.(EAX=7,ECX=0):EBX.
+constexpr uint32_t kLeaf7EbxRdseed = 1u << 18;
 // CPUID.80000007h:EDX bit 8: invariant TSC (SDM vol. 3, 17.17.1).
 constexpr uint32_t kPowerEdxInvariantTsc = 1u << 8;
 // CPUID.80000001h.
@@ -58,7 +64,6 @@ constexpr char kBrand[49] = "Skiff TCG x86-64 interpreter                    ";
 }  // namespace
 
 CpuidResult Cpuid(const Cpu& c, uint32_t leaf, uint32_t subleaf) {
-  (void)subleaf;
   CpuidResult r;
   switch (leaf) {
     case 0:
@@ -71,10 +76,15 @@ CpuidResult Cpuid(const Cpu& c, uint32_t leaf, uint32_t subleaf) {
       r.eax = 0x000606f1;  // family 6, model 0x6f, stepping 1
       r.ebx = (static_cast<uint32_t>(c.s.vcpu_index) << 24) | (1u << 16) |
               (8u << 8);
-      r.ecx = kEcxCx16 | kEcxPopcnt | kEcxTscDeadline | kEcxHypervisor;
+      r.ecx =
+          kEcxCx16 | kEcxPopcnt | kEcxTscDeadline | kEcxRdrand | kEcxHypervisor;
       r.edx = kEdxFpu | kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 |
               kEdxApic | kEdxPge | kEdxCmov | kEdxPat | kEdxMmx | kEdxFxsr |
               kEdxSse | kEdxSse2;
+      break;
+    case 7:
+      // Subleaf 0 only: EAX (the highest subleaf) stays 0.
+      if (subleaf == 0) r.ebx = kLeaf7EbxRdseed;
       break;
     case 0x15: {
       // TSC/crystal ratio EBX/EAX and the crystal in Hz (SDM vol. 2, CPUID

@@ -27,7 +27,7 @@ SKIFF_TCG_OP(OpTestRmR);     // 84 85
 SKIFF_TCG_OP(OpTestAccImm);  // A8 A9
 SKIFF_TCG_OP(OpXadd);        // 0F C0 C1
 SKIFF_TCG_OP(OpCmpxchg);     // 0F B0 B1
-SKIFF_TCG_OP(OpGrp9);        // 0F C7: CMPXCHG8B/16B
+SKIFF_TCG_OP(OpGrp9);        // 0F C7: CMPXCHG8B/16B, RDRAND, RDSEED
 
 // ops_shift.cc: shifts, rotates, SHLD/SHRD, bit tests and scans.
 SKIFF_TCG_OP(OpGrp2);    // C0 C1 D0-D3

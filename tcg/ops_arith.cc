@@ -373,7 +373,28 @@ ExecStatus OpCmpxchg(Cpu& c, const Insn& i) {
   return ExecStatus::kNext;
 }
 
+namespace {
+
+// 0F C7 /6 RDRAND r and /7 RDSEED r (Intel SDM vol. 2): CF=1 with a random
+// value, or CF=0 and zero when none is available (the guest retries); OF,
+// SF, ZF, AF and PF are cleared. Both draw on the vCPU's GuestEntropy,
+// which already is a conditioned source, so they differ only in name.
+ExecStatus RandomToReg(Cpu& c, const Insn& i) {
+  // F3 0F C7 /7 is RDPID, which CPUID does not offer.
+  if (i.rep != 0) return c.Ud();
+  uint64_t v = 0;
+  const bool ok = c.entropy->Next64(&v);
+  c.SetReg(i.rm, i.opsize, ok ? v : 0);
+  c.SetRflagsRaw((c.Rflags() & ~kArithFlags) | (ok ? kFlagCf : 0));
+  return ExecStatus::kNext;
+}
+
+}  // namespace
+
 ExecStatus OpGrp9(Cpu& c, const Insn& i) {
+  if (i.mod == 3 && ((i.reg & 7) == 6 || (i.reg & 7) == 7)) {
+    return RandomToReg(c, i);
+  }
   // 0F C7 /1: CMPXCHG8B m64, or CMPXCHG16B m128 with REX.W.
   if ((i.reg & 7) != 1 || i.mod == 3) return c.Ud();
   const bool wide = i.opsize == 8;

@@ -139,5 +139,34 @@ TEST_F(AsmTest, IcountOffRestoresTheGuestClock) {
   EXPECT_EQ(icount.instructions(), 0u);
 }
 
+TEST_F(AsmTest, IcountRdrandRepeatsAcrossRuns) {
+  const std::string program = R"(
+    rdrand rax
+    rdseed rbx
+    hlt)";
+  uint64_t first[2] = {};
+  for (int run = 0; run < 2; ++run) {
+    auto m = FlatMachine::Create(options_);
+    ASSERT_TRUE(m.ok()) << m.status();
+    InstructionClock clock;
+    (*m)->vcpu().set_instruction_clock(&clock);
+    auto code = Assemble(program);
+    ASSERT_TRUE(code.ok()) << code.status();
+    ASSERT_TRUE((*m)->LoadCode(*code).ok());
+    auto exit = (*m)->Run();
+    ASSERT_TRUE(exit.ok()) << exit.status();
+    ASSERT_EQ(exit->kind, VcpuExit::Kind::kHalt);
+    const Regs r = (*m)->regs();
+    EXPECT_NE(r.rax, r.rbx);
+    if (run == 0) {
+      first[0] = r.rax;
+      first[1] = r.rbx;
+    } else {
+      EXPECT_EQ(r.rax, first[0]);
+      EXPECT_EQ(r.rbx, first[1]);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace skiff::tcg::testing

@@ -292,6 +292,54 @@ TEST_F(AsmTest, CpuidModel) {
   EXPECT_NE(r.rdx & (1u << 29), 0u);  // long mode
 }
 
+TEST_F(AsmTest, RdrandAndRdseedAreAdvertisedAndSetCarry) {
+  Regs r = RunToHalt(R"(
+    mov eax, 1
+    cpuid
+    mov r8, rcx
+    mov eax, 7
+    xor ecx, ecx
+    cpuid
+    mov r9, rbx
+    mov rax, -1
+    mov rbx, -1
+    mov rcx, -1
+    mov rdx, -1
+    mov rsi, 0xffff0000ffff0000
+    xor edi, edi              ; ZF=1, PF=1 before each: both get cleared
+    rdrand rax
+    setc dil                  ; bit 0: CF after the 64-bit RDRAND
+    pushfq
+    pop r10
+    xor r11d, r11d
+    rdrand ebx                ; 32-bit: the upper half is zeroed
+    rdseed rcx
+    rdseed edx
+    rdrand si                 ; 16-bit: bits 16..63 are kept
+    adc r11, 0
+    hlt)");
+  EXPECT_NE(r.r8 & (1u << 30), 0u);  // CPUID.1:ECX.RDRAND
+  EXPECT_NE(r.r9 & (1u << 18), 0u);  // CPUID.7:EBX.RDSEED
+  EXPECT_EQ(r.rdi, 1u);
+  EXPECT_EQ(r.r10 & (kFlagZf | kFlagPf | kFlagSf | kFlagOf | kFlagAf), 0u);
+  EXPECT_EQ(r.r11, 1u);
+  EXPECT_EQ(r.rbx >> 32, 0u);
+  EXPECT_EQ(r.rdx >> 32, 0u);
+  EXPECT_EQ(r.rsi & ~0xffffull, 0xffff0000ffff0000ull & ~0xffffull);
+  // Four 64-bit draws that all came out all-ones, or equal, mean the
+  // registers were not written (odds about 2^-64 otherwise).
+  EXPECT_NE(r.rax, ~0ull);
+  EXPECT_NE(r.rcx, ~0ull);
+  EXPECT_NE(r.rax, r.rcx);
+}
+
+TEST_F(AsmTest, RdpidIsUndefined) {
+  Regs r = RunToHalt(R"(
+    rdpid rax
+    hlt)");
+  EXPECT_EQ(r.r14, 6u);  // #UD
+}
+
 TEST_F(AsmTest, MsrsAndUnknownMsrFaults) {
   Regs r = RunToHalt(R"(
     mov ecx, 0xc0000100       ; FS base

@@ -32,6 +32,7 @@ TcgVcpu::TcgVcpu(const GuestMemory& memory, int index,
                  const std::atomic<uint64_t>* code_epoch)
     : index_(index), code_epoch_(code_epoch), cpu_(memory, &cache_) {
   cpu_.clock = &own_clock_;
+  cpu_.entropy = &entropy_;
   // Power-on state (Intel SDM vol. 3, table 9-1).
   CpuState& s = cpu_.s;
   s.seg[kCs] = ResetSegment(0xf000, 0xffff0000, 0xb);

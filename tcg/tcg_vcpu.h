@@ -64,9 +64,15 @@ class TcgVcpu : public VcpuBackend {
   // the caller can fire the timer at exactly that instruction count. A
   // device access during the run that arms an earlier timer shortens the
   // run too. All vCPUs sharing the clock must run on one thread.
+  // RDRAND/RDSEED then return a fixed sequence per vCPU index, so that
+  // repeated runs stay identical.
   void set_instruction_clock(InstructionClock* clock) {
     set_guest_clock(clock);
     icount_ = clock;
+    entropy_ =
+        clock != nullptr
+            ? GuestEntropy::Deterministic(kDeterministicEntropySeed + index_)
+            : GuestEntropy::Host();
   }
   absl::Status SetInstructionClock(InstructionClock& clock) override {
     set_instruction_clock(&clock);
@@ -148,6 +154,8 @@ class TcgVcpu : public VcpuBackend {
   BlockCache blocks_;
   Insn scratch_;  // decode target for instructions not served by the cache
   MonotonicGuestClock own_clock_;
+  static constexpr uint64_t kDeterministicEntropySeed = 0x736b696666;
+  GuestEntropy entropy_ = GuestEntropy::Host();
   Cpu cpu_;
   std::atomic<bool> kick_{false};
   InstructionClock* icount_ = nullptr;
