@@ -378,6 +378,104 @@ TEST_F(AsmTest, StringOps) {
   EXPECT_EQ(m_->Read64(0x22008), 0x1122);
 }
 
+// REP MOVS/STOS move page-sized runs at a time; these cases must still
+// behave element by element.
+TEST_F(AsmTest, RepMovsOverlapsReplicateAsElementByElement) {
+  Regs r = RunToHalt(R"(
+    cld
+    mov byte [0x20000], 1
+    mov byte [0x20001], 2
+    mov rsi, 0x20000
+    mov rdi, 0x20001
+    mov rcx, 100
+    rep movsb             ; forward onto its own unread source
+    mov rdi, 0x21000      ; 0x21000.. = 0, 1, 2, ..., 199
+    xor eax, eax
+  fill:
+    stosb
+    inc eax
+    cmp eax, 200
+    jne fill
+    std
+    mov rsi, 0x21000 + 100
+    mov rdi, 0x21000 + 99
+    mov rcx, 100
+    rep movsb             ; backward onto its own unread source
+    cld
+    mov rsi, 0x22001      ; forward, destination below the source: a move
+    mov rdi, 0x22000
+    mov dword [0x22001], 0x44332211
+    mov rcx, 4
+    rep movsb
+    hlt)");
+  for (uint64_t a = 0x20000; a <= 0x20064; ++a) {
+    ASSERT_EQ(m_->memory().ReadObj<uint8_t>(GuestAddr(a)).value(), 1u) << a;
+  }
+  for (uint64_t k = 0; k < 100; ++k) {
+    ASSERT_EQ(m_->memory().ReadObj<uint8_t>(GuestAddr(0x21000 + k)).value(),
+              100u)
+        << k;
+  }
+  EXPECT_EQ(m_->memory().ReadObj<uint32_t>(GuestAddr(0x22000)).value(),
+            0x44332211u);
+  EXPECT_EQ(r.rcx, 0u);
+  EXPECT_EQ(r.rsi, 0x22005u);
+}
+
+TEST_F(AsmTest, RepStringsCrossPagesAndSplitElements) {
+  Regs r = RunToHalt(R"(
+    cld
+    mov rdi, 0x23ffe      ; dwords from 2 bytes below a page boundary: the
+    mov eax, 0x11223344   ; first element straddles it
+    mov rcx, 2000
+    rep stosd
+    mov rsi, 0x23ffe      ; qwords across two page boundaries on both sides
+    mov rdi, 0x27ffa
+    mov rcx, 1000
+    rep movsq
+    std
+    mov rdi, 0x2a004      ; dwords downwards across a page boundary
+    mov eax, 0x55667788
+    mov rcx, 3
+    rep stosd
+    cld
+    hlt)");
+  EXPECT_EQ(r.rdi, 0x2a004u - 12);
+  EXPECT_EQ(r.rsi, 0x23ffeu + 8000);
+  for (uint64_t k = 0; k < 2000; ++k) {
+    ASSERT_EQ(
+        m_->memory().ReadObj<uint32_t>(GuestAddr(0x23ffe + 4 * k)).value(),
+        0x11223344u)
+        << k;
+    ASSERT_EQ(
+        m_->memory().ReadObj<uint32_t>(GuestAddr(0x27ffa + 4 * k)).value(),
+        0x11223344u)
+        << k;
+  }
+  for (uint64_t a : {0x2a004, 0x2a000, 0x29ffc}) {
+    EXPECT_EQ(m_->memory().ReadObj<uint32_t>(GuestAddr(a)).value(), 0x55667788u)
+        << a;
+  }
+  EXPECT_EQ(m_->memory().ReadObj<uint32_t>(GuestAddr(0x29ff8)).value(), 0u);
+}
+
+TEST_F(AsmTest, RepStosFaultsAtTheUnmappedPageWithCountsSoFar) {
+  m_->SetPte(0x2c000, 0);
+  Regs r = RunToHalt(R"(
+    cld
+    mov rdi, 0x2bf00
+    mov rcx, 0x300
+    mov al, 0x5a
+    rep stosb
+    hlt)");
+  EXPECT_EQ(r.r14, 14u);  // #PF
+  EXPECT_EQ(m_->sregs().cr2, 0x2c000u);
+  EXPECT_EQ(r.rcx, 0x200u);
+  EXPECT_EQ(r.rdi, 0x2c000u);
+  EXPECT_EQ(m_->memory().ReadObj<uint8_t>(GuestAddr(0x2bfff)).value(), 0x5au);
+  EXPECT_EQ(m_->memory().ReadObj<uint8_t>(GuestAddr(0x2c000)).value(), 0u);
+}
+
 TEST_F(AsmTest, FlagInstructions) {
   Regs r = RunToHalt(R"(
     stc
