@@ -103,7 +103,6 @@ struct Insn {
   bool rip_rel = false;
   bool opsize_prefix = false;  // 0x66 seen (mandatory prefix for SSE maps)
   bool has_modrm = false;
-  uint8_t bytes[16] = {};  // raw bytes (len valid), for the decode cache
 
   bool is_mem() const { return has_modrm && mod != 3; }
 };

@@ -21,7 +21,10 @@ namespace skiff::tcg {
 
 class DecodeCache {
  public:
-  static constexpr int kEntries = 8192;  // direct mapped
+  // Direct mapped. It serves only what blocks do not (instructions that
+  // cross a page, single-stepping after an interrupt or a fault), so it is
+  // kept small: 1024 entries of 72 bytes.
+  static constexpr int kEntries = 1024;
 
   DecodeCache() : entries_(kEntries) {}
 
@@ -31,7 +34,7 @@ class DecodeCache {
                      int avail) const {
     const Entry& e = entries_[Index(phys)];
     if (e.key != Key(phys, code_bits) || e.insn.len > avail ||
-        std::memcmp(e.insn.bytes, bytes, e.insn.len) != 0) {
+        std::memcmp(e.bytes, bytes, e.insn.len) != 0) {
       return nullptr;
     }
     return &e.insn;
@@ -43,7 +46,7 @@ class DecodeCache {
     if (e.key != Key(phys, code_bits)) return nullptr;
     uint64_t a[2], b[2];
     std::memcpy(a, bytes, 16);
-    std::memcpy(b, e.insn.bytes, 16);
+    std::memcpy(b, e.bytes, 16);
     const int len = e.insn.len;
     const uint64_t m0 = len >= 8 ? ~0ull : ((1ull << (len * 8)) - 1);
     const uint64_t m1 = len <= 8 ? 0 : ((1ull << ((len - 8) * 8)) - 1);
@@ -52,10 +55,14 @@ class DecodeCache {
     }
     return &e.insn;
   }
-  void Insert(uint64_t phys, int code_bits, const Insn& insn) {
+  // `bytes` holds the instruction's insn.len bytes.
+  void Insert(uint64_t phys, int code_bits, const Insn& insn,
+              const uint8_t* bytes) {
     Entry& e = entries_[Index(phys)];
     e.key = Key(phys, code_bits);
     e.insn = insn;
+    std::memset(e.bytes, 0, sizeof(e.bytes));
+    std::memcpy(e.bytes, bytes, insn.len);
   }
   void Clear() {
     for (Entry& e : entries_) e.key = ~0ull;
@@ -65,6 +72,7 @@ class DecodeCache {
   struct Entry {
     uint64_t key = ~0ull;
     Insn insn;
+    uint8_t bytes[16] = {};  // the instruction's bytes (insn.len of them)
   };
   static uint64_t Key(uint64_t phys, int code_bits) {
     return phys | (static_cast<uint64_t>(code_bits) << 56);

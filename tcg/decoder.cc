@@ -232,7 +232,6 @@ DecodeResult Decode(const uint8_t* bytes, int avail, int code_bits, Insn* out) {
     return r.pos() > 15 ? DecodeResult::kTooLong : DecodeResult::kNeedMore;
   }
   i.len = static_cast<uint8_t>(r.pos());
-  std::memcpy(i.bytes, bytes, i.len);
   if (i.lock && (!(f & kOpLockable) || !i.is_mem())) i.fn = OpUd;
   return DecodeResult::kOk;
 }

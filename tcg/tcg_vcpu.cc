@@ -106,7 +106,7 @@ bool TcgVcpu::Fetch(Insn* scratch, const Insn** out) {
     cpu_.pending_fault = {kGp, true, 0};  // longer than 15 bytes
     return false;
   }
-  cache_.Insert(phys, s.code_bits, *scratch);
+  cache_.Insert(phys, s.code_bits, *scratch, buf);
   *out = scratch;
   return true;
 }
