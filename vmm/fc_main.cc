@@ -190,17 +190,23 @@ int FcMain(const std::vector<std::string>& args, absl::Time process_start) {
   }
 
   // A --config-file VM starts at once. StartInstance waits for Run() below
-  // to build the Machine, so it goes on a thread of its own.
+  // to build the Machine, so it goes on a thread of its own, confined as
+  // the API thread is, whose InstanceStart it stands in for.
   std::thread starter;
   if (!flags->config_file.empty()) {
-    starter = std::thread([&api, &controller] {
-      if (absl::Status st = api.StartInstance(); !st.ok()) {
-        std::fprintf(stderr, "%sskiff: InstanceStart: %s\n",
-                     LogPriorityPrefix(LogLevel::kError),
-                     OneLine(std::string(st.message())).c_str());
-        (*controller)->Cancel(ExitStatusForError(st));
-      }
-    });
+    starter = std::thread(
+        [&api, &controller,
+         confine = SeccompHook(SeccompThread::kApi,
+                               flags->seccomp.value_or(SeccompMode::kEnforce),
+                               nullptr)] {
+          if (confine) confine();
+          if (absl::Status st = api.StartInstance(); !st.ok()) {
+            std::fprintf(stderr, "%sskiff: InstanceStart: %s\n",
+                         LogPriorityPrefix(LogLevel::kError),
+                         OneLine(std::string(st.message())).c_str());
+            (*controller)->Cancel(ExitStatusForError(st));
+          }
+        });
   } else if (notifier.enabled()) {
     // Nothing to boot yet: ready means the API serves.
     LogIfError(notifier.Notify("READY=1\nSTATUS=waiting for InstanceStart"),
