@@ -64,6 +64,9 @@ absl::StatusOr<std::unique_ptr<VirtioDevices>> VirtioDevices::Create(
     devices::VirtioBlk::Options options;
     options.serial = disk.id;
     options.block_size = (*backend)->direct_alignment();
+    options.defer = [loop = v->loop_.get()](absl::AnyInvocable<void()> fn) {
+      loop->Post(std::move(fn));
+    };
     auto blk =
         std::make_unique<devices::VirtioBlk>(*std::move(backend), options);
     const auto [dev, ino] = FileIdentity(disk.path);

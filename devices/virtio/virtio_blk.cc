@@ -257,25 +257,43 @@ void VirtioBlk::Finish(Request& req) {
   queue_->AddUsed(req.head, req.used_len);
 }
 
+std::unique_ptr<BlockBackend> VirtioBlk::NoteRetiredDoneLocked(
+    uint64_t serial) {
+  if (serial == backend_serial_) return nullptr;
+  for (auto it = retired_.begin(); it != retired_.end(); ++it) {
+    if (it->serial != serial || it->in_flight == 0) continue;
+    if (--it->in_flight > 0 || !options_.defer) return nullptr;
+    std::unique_ptr<BlockBackend> idle = std::move(it->backend);
+    retired_.erase(it);
+    return idle;
+  }
+  return nullptr;
+}
+
 void VirtioBlk::OnBackendDone(const std::shared_ptr<Request>& req,
                               int64_t expected, int64_t result) {
-  absl::MutexLock lock(&mu_);
-  --in_flight_;
-  if (req->backend_serial != backend_serial_) {
-    for (Retired& r : retired_) {
-      if (r.serial == req->backend_serial && r.in_flight > 0) --r.in_flight;
+  std::unique_ptr<BlockBackend> idle;
+  {
+    absl::MutexLock lock(&mu_);
+    --in_flight_;
+    idle = NoteRetiredDoneLocked(req->backend_serial);
+    if (result != expected) {
+      req->result = kVirtioBlkSIoErr;
+      if (log_limiter_.Allow()) {
+        SKIFF_LOG(kWarn, "virtio-blk: backend result=%d expected=%d head=%u",
+                  result, expected, req->head);
+      }
+    }
+    if (--req->pending == 0) {
+      Finish(*req);
+      if (!in_pass_) PublishLocked();
     }
   }
-  if (result != expected) {
-    req->result = kVirtioBlkSIoErr;
-    if (log_limiter_.Allow()) {
-      SKIFF_LOG(kWarn, "virtio-blk: backend result=%d expected=%d head=%u",
-                result, expected, req->head);
-    }
+  // This runs inside one of that backend's own callbacks: it is destroyed
+  // once the callback has returned.
+  if (idle != nullptr) {
+    options_.defer([backend = std::move(idle)]() mutable { backend.reset(); });
   }
-  if (--req->pending > 0) return;
-  Finish(*req);
-  if (!in_pass_) PublishLocked();
 }
 
 void VirtioBlk::Parse(const DescriptorChain& chain, uint64_t generation,

@@ -42,12 +42,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
 #include "base/log.h"
 #include "devices/virtio/block_backend.h"
@@ -138,6 +140,11 @@ class VirtioBlk : public VirtioDevice {
     // request (advertised in the configuration space).
     uint32_t max_discard_sectors = 1u << 22;
     uint32_t max_discard_segments = 32;
+    // Runs a closure on the device's thread once the current callback has
+    // returned (the machine passes its EventLoop::Post). With it, a backend
+    // that SwapBackend retired is closed as soon as its last request
+    // completes; without it, at the next queue pass.
+    std::function<void(absl::AnyInvocable<void()>)> defer;
   };
 
   VirtioBlk(std::unique_ptr<BlockBackend> backend, Options options);
@@ -195,6 +202,11 @@ class VirtioBlk : public VirtioDevice {
   void Finish(Request& req) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnBackendDone(const std::shared_ptr<Request>& req, int64_t expected,
                      int64_t result) ABSL_LOCKS_EXCLUDED(mu_);
+  // Counts the request's completion against its retired backend, if it
+  // went to one; returns that backend when this was its last request and
+  // options_.defer can close it.
+  std::unique_ptr<BlockBackend> NoteRetiredDoneLocked(uint64_t serial)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Publishes used elements and interrupts if the driver wants it.
   void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool InRange(uint64_t sector, uint64_t sectors) const

@@ -35,13 +35,13 @@ std::unique_ptr<MemoryBlockBackend> Disk(uint64_t size, uint8_t fill,
 
 // A guest driving a virtio-blk disk that starts on `first`.
 struct Guest {
-  explicit Guest(std::unique_ptr<MemoryBlockBackend> first) {
+  explicit Guest(std::unique_ptr<MemoryBlockBackend> first,
+                 VirtioBlk::Options options = {.serial = "d"}) {
     auto m = GuestMemory::Create({{GuestAddr(0), 8 << 20}}, {});
     EXPECT_TRUE(m.ok());
     mem = std::move(*m);
     backend = first.get();
-    auto blk = std::make_unique<VirtioBlk>(std::move(first),
-                                           VirtioBlk::Options{.serial = "d"});
+    auto blk = std::make_unique<VirtioBlk>(std::move(first), options);
     device = blk.get();
     mmio = std::make_unique<VirtioMmio>(*mem, std::move(blk), &irq);
     driver = std::make_unique<VirtioMmioDriver>(*mem, *mmio, GuestAddr(0x1000));
@@ -109,6 +109,33 @@ TEST(VirtioBlk, SwapSendsNewRequestsToTheNewFileWhileOldOnesFinish) {
   // The next pass destroys the idle old backend.
   g.driver->Notify(0);
   EXPECT_EQ(g.device->retired_backends(), 0u);
+}
+
+TEST(VirtioBlk, SwapWithDeferClosesTheOldFileAfterItsLastCompletion) {
+  std::vector<absl::AnyInvocable<void()>> deferred;
+  Guest g(Disk(1 << 20, 0xaa, /*deferred=*/true),
+          {.serial = "d", .defer = [&](absl::AnyInvocable<void()> fn) {
+             deferred.push_back(std::move(fn));
+           }});
+  MemoryBlockBackend* old_disk = g.backend;
+  GuestAddr before = g.PostRead(0);
+  g.driver->Notify(0);
+  ASSERT_TRUE(g.device->SwapBackend(Disk(1 << 20, 0xbb)).ok());
+  EXPECT_EQ(g.device->retired_backends(), 1u);
+  EXPECT_TRUE(deferred.empty());
+
+  // No queue pass follows: the last completion alone hands the old backend
+  // to `defer`, which must not destroy it inside its own callback (under
+  // ASan, touching old_disk here would catch that).
+  old_disk->CompleteAll();
+  EXPECT_EQ(old_disk->pending(), 0u);
+  EXPECT_EQ(g.Byte(before), 0xaa);
+  EXPECT_EQ(g.device->retired_backends(), 0u);
+  ASSERT_EQ(deferred.size(), 1u);
+  deferred[0]();
+  GuestAddr after = g.PostRead(0);
+  g.driver->Notify(0);
+  EXPECT_EQ(g.Byte(after), 0xbb);
 }
 
 TEST(VirtioBlk, SwapWithNothingInFlightDropsTheOldFileAtOnce) {
