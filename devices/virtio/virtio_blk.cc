@@ -128,9 +128,11 @@ absl::Status VirtioBlk::SwapBackend(std::unique_ptr<BlockBackend> backend) {
   {
     absl::MutexLock lock(&mu_);
     // Not inside a pass (same thread), so every request in flight went to
-    // the old backend.
+    // the old backend or to one retired before it.
+    size_t old_in_flight = in_flight_;
+    for (const Retired& r : retired_) old_in_flight -= r.in_flight;
     retired_.push_back({.serial = backend_serial_,
-                        .in_flight = in_flight_,
+                        .in_flight = old_in_flight,
                         .backend = std::move(old)});
     ++backend_serial_;
     backend_ = std::move(backend);

@@ -138,6 +138,24 @@ TEST(VirtioBlk, SwapWithDeferClosesTheOldFileAfterItsLastCompletion) {
   EXPECT_EQ(g.Byte(after), 0xbb);
 }
 
+TEST(VirtioBlk, SecondSwapWhileTheFirstOldFileIsBusyRetiresBothCorrectly) {
+  Guest g(Disk(1 << 20, 0xaa, /*deferred=*/true));
+  MemoryBlockBackend* first = g.backend;
+  GuestAddr before = g.PostRead(0);
+  g.driver->Notify(0);
+  ASSERT_TRUE(g.device->SwapBackend(Disk(1 << 20, 0xbb)).ok());
+  // The second file took no request: it is dropped at once, although the
+  // first one still has one in flight.
+  ASSERT_TRUE(g.device->SwapBackend(Disk(1 << 20, 0xcc)).ok());
+  EXPECT_EQ(g.device->retired_backends(), 1u);
+  first->CompleteAll();
+  EXPECT_EQ(g.Byte(before), 0xaa);
+  GuestAddr after = g.PostRead(0);
+  g.driver->Notify(0);
+  EXPECT_EQ(g.Byte(after), 0xcc);
+  EXPECT_EQ(g.device->retired_backends(), 0u);
+}
+
 TEST(VirtioBlk, SwapWithNothingInFlightDropsTheOldFileAtOnce) {
   Guest g(Disk(1 << 20, 1));
   ASSERT_TRUE(g.device->SwapBackend(Disk(1 << 20, 2)).ok());
