@@ -96,6 +96,48 @@ TEST_F(ModesTest, RealModeArithmeticAndIvt) {
   EXPECT_EQ(m_->memory().ReadObj<uint16_t>(GuestAddr(0x20014)).value(), 0xbeef);
 }
 
+TEST_F(ModesTest, RealModeRepStringsWrapTheirOffsetsAtSixteenBits) {
+  // ES = DS = 0x2001: base 0x20010, so an offset wrap falls inside a page
+  // (at linear 0x30010) rather than on a page boundary. DI runs
+  // 0xfff8..0xffff and wraps to 0x0000..0x0007: the bytes land at
+  // 0x30008..0x3000f and 0x20010..0x20017, never at 0x30010. The copy back
+  // down (DF=1) wraps SI below zero the same way.
+  VcpuExit exit = RunWith(RealModeSregs(0x1000), R"(
+    BITS 16
+    mov ax, 0x2001
+    mov es, ax
+    mov ds, ax
+    cld
+    mov di, 0xfff8
+    mov cx, 16
+    mov al, 0x5a
+    rep stosb
+    mov bx, di                ; 0x0008
+    std
+    mov si, 0x0003            ; 0x20013 down to 0x20010, then 0x3000f..
+    mov di, 0x1003            ; 0x21013 down to 0x2100c
+    mov cx, 8
+    rep movsb
+    cld
+    mov dx, si                ; 0xfffb
+    hlt)",
+                          0);
+  EXPECT_EQ(exit.kind, Kind::kHalt) << DescribeVcpuExit(exit);
+  Regs r = m_->regs();
+  EXPECT_EQ(r.rbx & 0xffff, 0x0008u);
+  EXPECT_EQ(r.rdx & 0xffff, 0xfffbu);
+  auto byte = [&](uint64_t a) {
+    return m_->memory().ReadObj<uint8_t>(GuestAddr(a)).value();
+  };
+  for (uint64_t a = 0x30008; a < 0x30010; ++a) EXPECT_EQ(byte(a), 0x5a) << a;
+  for (uint64_t a = 0x20010; a < 0x20018; ++a) EXPECT_EQ(byte(a), 0x5a) << a;
+  EXPECT_EQ(byte(0x30010), 0u);
+  EXPECT_EQ(byte(0x20018), 0u);
+  // All eight bytes copied came from stored ones, across SI's wrap.
+  for (uint64_t a = 0x2100c; a <= 0x21013; ++a) EXPECT_EQ(byte(a), 0x5a) << a;
+  EXPECT_EQ(byte(0x2100b), 0u);
+}
+
 TEST_F(ModesTest, Flat32BitProtectedMode) {
   VcpuExit exit = RunWith(Flat32Sregs(), R"(
     BITS 32
