@@ -5,6 +5,8 @@
 // generic handlers exactly.
 #include "tcg/ops_fast.h"
 
+#include <cstring>
+
 #include "tcg/flags.h"
 #include "tcg/ops.h"
 #include "tcg/ops_util.h"
@@ -266,6 +268,45 @@ ExecStatus AluRMem(Cpu& c, const Insn& i) {
   return ExecStatus::kNext;
 }
 
+// [mem] op= imm (80/81/83 with a memory operand) or [mem] op= reg (01, 09,
+// 21, 29, 31, 39): CMP only reads. The others write through the host page
+// of a TLB entry that already allows writing, as RmwRm does; on a TLB miss,
+// MMIO or an access across a page the generic handler runs instead (page
+// walk, a write fault, the device).
+template <int kOp, int kSize, int kEa, bool kImm>
+ExecStatus AluMem(Cpu& c, const Insn& i) {
+  const uint64_t b = kImm ? i.imm : c.s.gpr[i.reg];
+  if constexpr (kOp == 7) {
+    uint64_t a;
+    if (!Load<kSize, kEa>(c, i, &a)) return ExecStatus::kFault;
+    AluOp<7, kSize>(c, a, b);
+    return ExecStatus::kNext;
+  } else {
+    const uint64_t lin = Ea64<kEa>(c, i);
+    const TlbEntry* e =
+        c.IsCanonical(lin) ? c.TlbHit(lin, kAccWrite, c.s.cpl == 3) : nullptr;
+    if (e == nullptr || e->host == nullptr || (lin & 0xfff) + kSize > 4096) {
+      return kImm ? OpGrp1(c, i) : OpAluRmR(c, i);
+    }
+    uint8_t* p = e->host + (lin & 0xfff);
+    uint64_t a = 0;
+    std::memcpy(&a, p, kSize);
+    const uint64_t r = AluOp<kOp, kSize>(c, a, b);
+    c.NoteCodeWrite(p, kSize);
+    std::memcpy(p, &r, kSize);
+    return ExecStatus::kNext;
+  }
+}
+
+// TEST [mem], reg (85 with a memory operand).
+template <int kSize, int kEa>
+ExecStatus TestMem(Cpu& c, const Insn& i) {
+  uint64_t a;
+  if (!Load<kSize, kEa>(c, i, &a)) return ExecStatus::kFault;
+  AluOp<4, kSize>(c, a, c.s.gpr[i.reg]);
+  return ExecStatus::kNext;
+}
+
 template <int kSize, int kEa>
 ExecStatus Lea64(Cpu& c, const Insn& i) {
   SetGpr<kSize>(c, i.reg, Ea64<kEa>(c, i));
@@ -454,6 +495,14 @@ struct AluRMemBind {
   };
 };
 
+template <int kEa, bool kImm>
+struct AluMemBind {
+  template <int kOp, int kSize>
+  struct F {
+    static constexpr Handler fn = AluMem<kOp, kSize, kEa, kImm>;
+  };
+};
+
 template <int kEa>
 Handler PickMem(const Insn& i, bool store, bool imm) {
   const int size = i.opsize;
@@ -497,6 +546,30 @@ Handler SpecializeAluMem(const Insn& i, int code_bits, int op) {
       return PickAluSized<AluRMemBind<kEaRip>::F>(op, i.opsize);
     default:
       return PickAluSized<AluRMemBind<kEaGeneric>::F>(op, i.opsize);
+  }
+}
+
+// ALU and TEST forms with a memory destination (see AluMem, TestMem).
+Handler SpecializeMemDst(const Insn& i, int code_bits, int op, bool imm) {
+  if (!FlatMem(i, code_bits)) return nullptr;
+  const int form = EaFormOf(i);
+  if (op < 0) {  // TEST [mem], reg
+    const bool s8 = i.opsize == 8;
+    if (i.opsize != 4 && !s8) return nullptr;
+    if (form == kEaBase) return s8 ? TestMem<8, kEaBase> : TestMem<4, kEaBase>;
+    if (form == kEaRip) return s8 ? TestMem<8, kEaRip> : TestMem<4, kEaRip>;
+    return s8 ? TestMem<8, kEaGeneric> : TestMem<4, kEaGeneric>;
+  }
+  switch (form) {
+    case kEaBase:
+      return imm ? PickAluSized<AluMemBind<kEaBase, true>::F>(op, i.opsize)
+                 : PickAluSized<AluMemBind<kEaBase, false>::F>(op, i.opsize);
+    case kEaRip:
+      return imm ? PickAluSized<AluMemBind<kEaRip, true>::F>(op, i.opsize)
+                 : PickAluSized<AluMemBind<kEaRip, false>::F>(op, i.opsize);
+    default:
+      return imm ? PickAluSized<AluMemBind<kEaGeneric, true>::F>(op, i.opsize)
+                 : PickAluSized<AluMemBind<kEaGeneric, false>::F>(op, i.opsize);
   }
 }
 
@@ -557,7 +630,7 @@ Handler Specialize(Insn* ip, int code_bits) {
   const bool b64 = code_bits == 64;
   if (fn == OpAluRmR) {
     if (reg) return PickAluSized<AluRmRRegF>((i.op >> 3) & 7, size);
-    return nullptr;
+    return SpecializeMemDst(i, code_bits, (i.op >> 3) & 7, false);
   }
   if (fn == OpAluRRm) {
     const int op = (i.op >> 3) & 7;
@@ -566,10 +639,11 @@ Handler Specialize(Insn* ip, int code_bits) {
   }
   if (fn == OpGrp1) {
     if (reg && !i.lock) return PickAluSized<AluRmImmRegF>(i.reg & 7, size);
-    return nullptr;
+    return SpecializeMemDst(i, code_bits, i.reg & 7, true);
   }
   if (fn == OpAluAccImm) return PickAluSized<AluAccImmF>((i.op >> 3) & 7, size);
-  if (fn == OpTestRmR && reg) {
+  if (fn == OpTestRmR) {
+    if (!reg) return SpecializeMemDst(i, code_bits, -1, false);
     if (s4) return TestRR<4>;
     if (s8) return TestRR<8>;
     return nullptr;

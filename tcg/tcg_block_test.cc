@@ -232,7 +232,17 @@ TEST_F(AsmTest, SpecialisedFormsMatchGenericHandlers) {
       src += std::string(op) + " " + rr[0] + ", " + rr[1] + "\n";
       src += "pushfq\npop rsi\nadd r15, rsi\nrol r15, 7\n";
       src += "mov [rbp + 8], " + std::string(rr[2]) + "\n";
+      // Memory destinations: [mem] op= reg, and [mem] op= imm.
+      src += std::string(op) + " [rbp + 8], " + rr[1] + "\n";
+      src += "pushfq\npop rsi\nadd r15, rsi\nrol r15, 7\n";
+      src += std::string("add r15, [rbp + 8]\n");
       if (std::string(op) != "test") {
+        src += std::string(op) + (rr[0][0] == 'e' ? " dword" : " qword") +
+               " [rbp + 8], -100\n";
+        src += std::string(op) + (rr[0][0] == 'e' ? " dword" : " qword") +
+               " [rel data], 0x12345\n";
+        src += "pushfq\npop rsi\nadd r15, rsi\nrol r15, 7\n";
+        src += std::string("add r15, [rbp + 8]\nadd r15, [rel data]\n");
         src += std::string(op) + " " + rr[1] + ", [rbp + 8]\n";
         src += "pushfq\npop rsi\nadd r15, rsi\nrol r15, 7\n";
         src += std::string(op) + " " + rr[2] + ", 0x7f\n";
@@ -304,6 +314,25 @@ TEST_F(AsmTest, SpecialisedFormsMatchGenericHandlers) {
     dq 0
   )";
   ExpectSameWithAndWithoutBlocks(*m_, src);
+}
+
+TEST_F(AsmTest, SpecialisedMemoryRmwFaultsAsAWriteOnAReadOnlyPage) {
+  m_->SetPte(0x2d000, 0x2d000 | 5);  // present, user, not writable
+  Regs r = RunToHalt(R"(
+    mov rbx, 0x2d000
+    mov dword [0x2c000], 7
+    mov rsi, 0x2c000
+    add dword [rsi], 1        ; a block: the TLB entry allows writing
+    cmp dword [rbx], 0        ; read-only page: reading is fine
+    setz cl
+    add dword [rbx], 1        ; #PF, write, present
+    hlt)");
+  EXPECT_EQ(m_->memory().ReadObj<uint32_t>(GuestAddr(0x2c000)).value(), 8u);
+  EXPECT_EQ(r.rcx & 0xff, 1u);
+  EXPECT_EQ(r.r14, 14u);
+  EXPECT_EQ(m_->sregs().cr2, 0x2d000u);
+  EXPECT_EQ(m_->Read64(r.rsp) & 3, 3u);  // error code: W and P
+  EXPECT_EQ(m_->memory().ReadObj<uint32_t>(GuestAddr(0x2d000)).value(), 0u);
 }
 
 // Random programs built from hot opcodes (the specialised forms) with
