@@ -15,7 +15,7 @@ namespace skiff::tcg {
 namespace {
 
 template <int kSize>
-constexpr uint64_t kMask = kSize == 8 ? ~0ull : 0xffffffffull;
+constexpr uint64_t kMask = kSize == 8 ? ~0ull : (1ull << (8 * kSize)) - 1;
 
 template <int kSize>
 inline void SetGpr(Cpu& c, int r, uint64_t v) {
@@ -307,6 +307,41 @@ ExecStatus TestMem(Cpu& c, const Insn& i) {
   return ExecStatus::kNext;
 }
 
+// TEST [mem], imm (F6/F7 /0 and /1 with a memory operand; byte too: the
+// operand is memory, so no high-byte register).
+template <int kSize, int kEa>
+ExecStatus TestMemImm(Cpu& c, const Insn& i) {
+  uint64_t a;
+  if (!Load<kSize, kEa>(c, i, &a)) return ExecStatus::kFault;
+  AluOp<4, kSize>(c, a, i.imm);
+  return ExecStatus::kNext;
+}
+
+// MOVZX r32/r64, m8/m16 (0F B6/B7 with a memory operand).
+template <int kSrc, int kDst, int kEa>
+ExecStatus MovzxMem(Cpu& c, const Insn& i) {
+  uint64_t v;
+  if (!Load<kSrc, kEa>(c, i, &v)) return ExecStatus::kFault;
+  SetGpr<kDst>(c, i.reg, v);
+  return ExecStatus::kNext;
+}
+
+// MOVSXD r64, r/m32 (63 with REX.W).
+ExecStatus MovsxdReg(Cpu& c, const Insn& i) {
+  c.s.gpr[i.reg] = static_cast<uint64_t>(
+      static_cast<int64_t>(static_cast<int32_t>(c.s.gpr[i.rm])));
+  return ExecStatus::kNext;
+}
+
+template <int kEa>
+ExecStatus MovsxdMem(Cpu& c, const Insn& i) {
+  uint64_t v;
+  if (!Load<4, kEa>(c, i, &v)) return ExecStatus::kFault;
+  c.s.gpr[i.reg] =
+      static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(v)));
+  return ExecStatus::kNext;
+}
+
 template <int kSize, int kEa>
 ExecStatus Lea64(Cpu& c, const Insn& i) {
   SetGpr<kSize>(c, i.reg, Ea64<kEa>(c, i));
@@ -573,6 +608,65 @@ Handler SpecializeMemDst(const Insn& i, int code_bits, int op, bool imm) {
   }
 }
 
+// Memory-operand loads with an extension or a test; `pick` maps the EA form
+// to the handler.
+template <typename Pick>
+Handler SpecializeLoadForm(const Insn& i, int code_bits, Pick pick) {
+  if (!FlatMem(i, code_bits)) return nullptr;
+  return pick(EaFormOf(i));
+}
+
+template <int kSize>
+Handler PickTestMemImm(int form) {
+  if (form == kEaBase) return TestMemImm<kSize, kEaBase>;
+  if (form == kEaRip) return TestMemImm<kSize, kEaRip>;
+  return TestMemImm<kSize, kEaGeneric>;
+}
+
+template <int kSrc, int kDst>
+Handler PickMovzxMem(int form) {
+  if (form == kEaBase) return MovzxMem<kSrc, kDst, kEaBase>;
+  if (form == kEaRip) return MovzxMem<kSrc, kDst, kEaRip>;
+  return MovzxMem<kSrc, kDst, kEaGeneric>;
+}
+
+Handler PickMovsxdMem(int form) {
+  if (form == kEaBase) return MovsxdMem<kEaBase>;
+  if (form == kEaRip) return MovsxdMem<kEaRip>;
+  return MovsxdMem<kEaGeneric>;
+}
+
+Handler SpecializeTestImm(const Insn& i, int code_bits) {
+  if ((i.reg & 7) > 1 || i.mod == 3) return nullptr;  // TEST, memory only
+  switch (i.opsize) {
+    case 1:
+      return SpecializeLoadForm(i, code_bits, PickTestMemImm<1>);
+    case 4:
+      return SpecializeLoadForm(i, code_bits, PickTestMemImm<4>);
+    case 8:
+      return SpecializeLoadForm(i, code_bits, PickTestMemImm<8>);
+    default:
+      return nullptr;
+  }
+}
+
+Handler SpecializeMovzx(const Insn& i, int code_bits) {
+  if (i.mod == 3 || (i.opsize != 4 && i.opsize != 8)) return nullptr;
+  const bool word = i.op & 1;
+  if (i.opsize == 4) {
+    return SpecializeLoadForm(i, code_bits,
+                              word ? PickMovzxMem<2, 4> : PickMovzxMem<1, 4>);
+  }
+  return SpecializeLoadForm(i, code_bits,
+                            word ? PickMovzxMem<2, 8> : PickMovzxMem<1, 8>);
+}
+
+Handler SpecializeMovsxd(const Insn& i, int code_bits) {
+  if (code_bits != 64 || i.opsize != 8) return nullptr;
+  if (i.mod == 3) return MovsxdReg;
+  return SpecializeLoadForm(i, code_bits, PickMovsxdMem);
+}
+
 Handler SpecializeLea(const Insn& i, int code_bits) {
   if (code_bits != 64 || !i.is_mem() || i.addrsize != 8) return nullptr;
   const bool s8 = i.opsize == 8;
@@ -673,6 +767,9 @@ Handler Specialize(Insn* ip, int code_bits) {
     return SpecializeMov(i, code_bits, true, true);
   }
   if (fn == OpLea) return SpecializeLea(i, code_bits);
+  if (fn == OpGrp3) return SpecializeTestImm(i, code_bits);
+  if (fn == OpMovzx) return SpecializeMovzx(i, code_bits);
+  if (fn == OpMovsxd) return SpecializeMovsxd(i, code_bits);
   if (!b64) return nullptr;
   // 64-bit code only from here: near branches and stack with 64-bit
   // operands, no MaskIp.

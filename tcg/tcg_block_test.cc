@@ -259,6 +259,43 @@ TEST_F(AsmTest, SpecialisedFormsMatchGenericHandlers) {
     }
   }
   src += R"(
+    mov rax, 0x80818283f0f1f2f3
+    mov [rbp + 24], rax
+    test byte [rbp + 24], 0x0c
+    pushfq
+    pop rsi
+    add r15, rsi
+    test byte [rbp + 31], 0x80
+    pushfq
+    pop rsi
+    add r15, rsi
+    test dword [rbp + 28], 0x80000000
+    pushfq
+    pop rsi
+    add r15, rsi
+    test qword [rbp + 24], -1
+    pushfq
+    pop rsi
+    add r15, rsi
+    test dword [rel data], 0
+    pushfq
+    pop rsi
+    add r15, rsi
+    mov rcx, -1
+    movzx ecx, byte [rbp + 27]
+    add r15, rcx
+    mov rcx, -1
+    movzx rcx, word [rbp + 30]
+    add r15, rcx
+    movzx edx, byte [rel data]
+    add r15, rdx
+    movsxd r8, dword [rbp + 28]
+    add r15, r8
+    movsxd r9, dword [rbp + 24]
+    add r15, r9
+    mov ecx, 0x80000005
+    movsxd r10, ecx
+    add r15, r10
     mov eax, 0x81234567
     shl eax, 3
     pushfq
