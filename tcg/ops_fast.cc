@@ -5,7 +5,9 @@
 // generic handlers exactly.
 #include "tcg/ops_fast.h"
 
+#include <array>
 #include <cstring>
+#include <utility>
 
 #include "tcg/flags.h"
 #include "tcg/ops.h"
@@ -477,6 +479,42 @@ ExecStatus Jcc64(Cpu& c, const Insn& i) {
   return Jump64(c, c.next_rip + i.imm);
 }
 
+// SETcc r8 and CMOVcc r, r (32/64-bit); the generic condition evaluation
+// where FastCond cannot tell.
+template <int kCc>
+inline bool CondOf(const Cpu& c) {
+  const int r = FastCond<kCc>(c);
+  return r < 0 ? c.Cond(kCc) : r != 0;
+}
+
+template <int kCc>
+ExecStatus SetccReg(Cpu& c, const Insn& i) {
+  c.SetReg8(i.rm, i.rex, CondOf<kCc>(c) ? 1 : 0);
+  return ExecStatus::kNext;
+}
+
+template <int kCc, int kSize>
+ExecStatus CmovRR(Cpu& c, const Insn& i) {
+  // A false 32-bit CMOV still zero-extends the destination.
+  SetGpr<kSize>(c, i.reg, CondOf<kCc>(c) ? c.s.gpr[i.rm] : c.s.gpr[i.reg]);
+  return ExecStatus::kNext;
+}
+
+// Byte registers: TEST r8, r8 (84), r8 op= imm8 (80 with mod 3) and
+// AL op= imm8 (04 0C 24 2C 34 3C); AH..BH without REX.
+ExecStatus TestRR8(Cpu& c, const Insn& i) {
+  AluOp<4, 1>(c, c.Reg8(i.rm, i.rex), c.Reg8(i.reg, i.rex));
+  return ExecStatus::kNext;
+}
+
+template <int kOp, int kReg>
+ExecStatus AluReg8Imm(Cpu& c, const Insn& i) {
+  const int r = kReg < 0 ? i.rm : kReg;
+  const uint64_t v = AluOp<kOp, 1>(c, c.Reg8(r, i.rex), i.imm);
+  if constexpr (kOp != 7) c.SetReg8(r, i.rex, v);
+  return ExecStatus::kNext;
+}
+
 // ---- Selection
 // ----------------------------------------------------------------
 
@@ -681,6 +719,28 @@ Handler SpecializeLea(const Insn& i, int code_bits) {
   }
 }
 
+template <int... kCc>
+constexpr std::array<Handler, sizeof...(kCc)> SetccTable(
+    std::integer_sequence<int, kCc...>) {
+  return {SetccReg<kCc>...};
+}
+template <int kSize, int... kCc>
+constexpr std::array<Handler, sizeof...(kCc)> CmovTable(
+    std::integer_sequence<int, kCc...>) {
+  return {CmovRR<kCc, kSize>...};
+}
+constexpr auto kSetcc = SetccTable(std::make_integer_sequence<int, 16>());
+constexpr auto kCmov4 = CmovTable<4>(std::make_integer_sequence<int, 16>());
+constexpr auto kCmov8 = CmovTable<8>(std::make_integer_sequence<int, 16>());
+
+template <int kReg>
+struct AluReg8ImmBind {
+  template <int kOp, int kSize>
+  struct F {
+    static constexpr Handler fn = AluReg8Imm<kOp, kReg>;
+  };
+};
+
 constexpr Handler kJcc64[16] = {Jcc64<0>,  Jcc64<1>,  Jcc64<2>,  Jcc64<3>,
                                 Jcc64<4>,  Jcc64<5>,  Jcc64<6>,  Jcc64<7>,
                                 Jcc64<8>,  Jcc64<9>,  Jcc64<10>, Jcc64<11>,
@@ -732,12 +792,19 @@ Handler Specialize(Insn* ip, int code_bits) {
     return SpecializeAluMem(i, code_bits, op);
   }
   if (fn == OpGrp1) {
+    if (reg && size == 1 && !i.lock) {
+      return PickAlu<AluReg8ImmBind<-1>::F, 1>(i.reg & 7);
+    }
     if (reg && !i.lock) return PickAluSized<AluRmImmRegF>(i.reg & 7, size);
     return SpecializeMemDst(i, code_bits, i.reg & 7, true);
   }
-  if (fn == OpAluAccImm) return PickAluSized<AluAccImmF>((i.op >> 3) & 7, size);
+  if (fn == OpAluAccImm) {
+    if (size == 1) return PickAlu<AluReg8ImmBind<kRax>::F, 1>((i.op >> 3) & 7);
+    return PickAluSized<AluAccImmF>((i.op >> 3) & 7, size);
+  }
   if (fn == OpTestRmR) {
     if (!reg) return SpecializeMemDst(i, code_bits, -1, false);
+    if (size == 1) return TestRR8;
     if (s4) return TestRR<4>;
     if (s8) return TestRR<8>;
     return nullptr;
@@ -767,6 +834,12 @@ Handler Specialize(Insn* ip, int code_bits) {
     return SpecializeMov(i, code_bits, true, true);
   }
   if (fn == OpLea) return SpecializeLea(i, code_bits);
+  if (fn == OpSetcc && reg) return kSetcc[i.op & 15];
+  if (fn == OpCmov && reg) {
+    if (s4) return kCmov4[i.op & 15];
+    if (s8) return kCmov8[i.op & 15];
+    return nullptr;
+  }
   if (fn == OpGrp3) return SpecializeTestImm(i, code_bits);
   if (fn == OpMovzx) return SpecializeMovzx(i, code_bits);
   if (fn == OpMovsxd) return SpecializeMovsxd(i, code_bits);

@@ -2,7 +2,8 @@
 // instruction forms (register/register ALU ops per operand size, shifts by
 // an immediate, INC/DEC, MOV/LEA, 64-bit loads and stores with a base
 // register, ALU and TEST with a memory destination, MOVZX and MOVSXD
-// loads, PUSH/POP/CALL/RET and Jcc in 64-bit code) get handlers with no
+// loads, byte-register TEST/ALU with an immediate, SETcc and CMOVcc on
+// registers, PUSH/POP/CALL/RET and Jcc in 64-bit code) get handlers with no
 // switch on size, mod or condition. The specialised handlers have exactly
 // the architectural effect of the generic ones in ops_*.cc (same lazy-flag
 // state too), so which one runs is unobservable.

@@ -258,6 +258,61 @@ TEST_F(AsmTest, SpecialisedFormsMatchGenericHandlers) {
       }
     }
   }
+  // Byte registers (AH..BH without REX, SIL/DIL/R8B.. with it), SETcc and
+  // CMOVcc on each condition after a compare.
+  src += R"(
+    mov rax, 0x1122334455667788
+    mov rbx, 0x80
+    mov rcx, 0x7f01
+    mov rsi, 0xff
+    test al, al
+    pushfq
+    pop rdx
+    add r15, rdx
+    test ah, ch
+    pushfq
+    pop rdx
+    add r15, rdx
+    test sil, bl
+    pushfq
+    pop rdx
+    add r15, rdx
+    cmp bl, 0x7f
+    pushfq
+    pop rdx
+    add r15, rdx
+    add ch, 0x81
+    sub bh, 1
+    and cl, 0xf0
+    or ah, 0x0f
+    xor sil, 0x55
+    cmp al, 0x88
+    pushfq
+    pop rdx
+    add r15, rdx
+    add al, 0x90
+    sub al, 3
+    xor al, 0xa5
+    add r15, rax
+    add r15, rbx
+    add r15, rcx
+    add r15, rsi
+    mov r8, 0x1234
+    mov r9, -7
+  )";
+  {
+    static const char* kCc[] = {"o", "no", "b", "ae", "e", "ne", "be", "a",
+                                "s", "ns", "p", "np", "l", "ge", "le", "g"};
+    for (const char* cmp : {"cmp r8, r9", "cmp r9d, r8d", "test r9b, r9b"}) {
+      for (const char* cc : kCc) {
+        src += std::string(cmp) + "\nset" + cc + " dl\nset" + cc + " dh\nset" +
+               cc + " r10b\nmov r11, -1\ncmov" + cc +
+               " r11d, r8d\nmov r12, -1\ncmov" + cc + " r12, r9\n" +
+               "add r15, rdx\nadd r15, r10\nadd r15, r11\nadd r15, r12\n" +
+               "rol r15, 3\n";
+      }
+    }
+  }
   src += R"(
     mov rax, 0x80818283f0f1f2f3
     mov [rbp + 24], rax
