@@ -34,15 +34,11 @@ constexpr size_t kDisk = 64 * 1024;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 2) return 0;
+  testing::BlkFuzzHeader header;
+  if (!testing::TakeBlkFuzzHeader(data, size, &header)) return 0;
   GuestMemory& mem = testing::FuzzGuestRam<kRam>();
-
-  const bool read_only = data[0] & 1;
-  const bool drop_event_idx = data[0] & 2;
-  const bool drop_indirect = data[0] & 4;
-  const uint16_t qsize = static_cast<uint16_t>(1u << (data[1] % 7));  // ..64
-  data += 2;
-  size -= 2;
+  const bool read_only = header.read_only();
+  const uint16_t qsize = header.qsize;
 
   UniqueFd fd(::memfd_create("fuzz-disk", MFD_CLOEXEC));
   FuzzCheck(fd.valid());
@@ -62,7 +58,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   testing::VirtioMmioDriver driver(mem, mmio, GuestAddr(0x1000));
   testing::StartDriver(driver,
                        testing::DropRingFeatures(driver.DeviceFeatures(),
-                                                 drop_event_idx, drop_indirect),
+                                                 header.drop_event_idx(),
+                                                 header.drop_indirect()),
                        {0}, qsize);
 
   // The input in chunks: [offset hi, offset lo, len, bytes...], each chunk

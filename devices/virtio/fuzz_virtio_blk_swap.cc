@@ -66,16 +66,12 @@ class TrackedDisk : public MemoryBlockBackend {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 2) return 0;
+  testing::BlkFuzzHeader header;
+  if (!testing::TakeBlkFuzzHeader(data, size, &header)) return 0;
   GuestMemory& mem = testing::FuzzGuestRam<kRam>();
-
-  const bool read_only = data[0] & 1;
-  const bool drop_event_idx = data[0] & 2;
-  const bool drop_indirect = data[0] & 4;
-  const bool use_defer = data[0] & 8;
-  const uint16_t qsize = static_cast<uint16_t>(1u << (data[1] % 7));  // ..64
-  data += 2;
-  size -= 2;
+  const bool read_only = header.read_only();
+  const uint16_t qsize = header.qsize;
+  const bool use_defer = header.flags & 8;
 
   std::vector<TrackedDisk*> live;
   std::vector<absl::AnyInvocable<void()>> deferred;
@@ -94,7 +90,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   testing::VirtioMmioDriver driver(mem, mmio, GuestAddr(0x1000));
   testing::StartDriver(driver,
                        testing::DropRingFeatures(driver.DeviceFeatures(),
-                                                 drop_event_idx, drop_indirect),
+                                                 header.drop_event_idx(),
+                                                 header.drop_indirect()),
                        {0}, qsize);
 
   Slot slots[kSlots];

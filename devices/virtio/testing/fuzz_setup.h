@@ -56,6 +56,29 @@ inline uint64_t DropRingFeatures(uint64_t features, bool drop_event_idx,
   return features;
 }
 
+// The two bytes a virtio-blk fuzz input starts with: flag bits in the
+// first (bit 0 read-only disk, bit 1 drop EVENT_IDX, bit 2 drop
+// INDIRECT_DESC, the rest the fuzzer's own) and the queue size, a power of
+// two up to 64, in the second.
+struct BlkFuzzHeader {
+  uint8_t flags = 0;
+  uint16_t qsize = 1;
+  bool read_only() const { return flags & 1; }
+  bool drop_event_idx() const { return flags & 2; }
+  bool drop_indirect() const { return flags & 4; }
+};
+
+// Takes the header off the front of the input; false when it is shorter.
+inline bool TakeBlkFuzzHeader(const uint8_t*& data, size_t& size,
+                              BlkFuzzHeader* h) {
+  if (size < 2) return false;
+  h->flags = data[0];
+  h->qsize = static_cast<uint16_t>(1u << (data[1] % 7));
+  data += 2;
+  size -= 2;
+  return true;
+}
+
 // Negotiates `features`, sets up each of `queues` with `qsize` entries and
 // sets DRIVER_OK; a well-formed setup must succeed.
 inline void StartDriver(VirtioMmioDriver& driver, uint64_t features,
