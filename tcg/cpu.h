@@ -323,19 +323,16 @@ class Cpu {
   // implicit supervisor access such as a descriptor table read). Returns
   // false with pending_fault set on #PF/#GP.
   bool ReadLin(uint64_t lin, int size, uint64_t* out, bool user) {
-    const TlbEntry* e = TlbHit(lin, kAccRead, user);
-    if (e != nullptr && e->host != nullptr && (lin & 0xfff) + size <= 4096) {
+    if (const uint8_t* p = TlbHost(lin, size, kAccRead, user)) {
       uint64_t v = 0;
-      std::memcpy(&v, e->host + (lin & 0xfff), size);
+      std::memcpy(&v, p, size);
       *out = v;
       return true;
     }
     return ReadLinSlow(lin, size, out, user);
   }
   bool WriteLin(uint64_t lin, int size, uint64_t v, bool user) {
-    const TlbEntry* e = TlbHit(lin, kAccWrite, user);
-    if (e != nullptr && e->host != nullptr && (lin & 0xfff) + size <= 4096) {
-      uint8_t* p = e->host + (lin & 0xfff);
+    if (uint8_t* p = TlbHost(lin, size, kAccWrite, user)) {
       NoteCodeWrite(p, size);
       std::memcpy(p, &v, size);
       return true;
@@ -415,6 +412,17 @@ class Cpu {
       return nullptr;
     }
     return &e;
+  }
+  // The host address of the `size` bytes at `lin` when the TLB already
+  // maps them for `kind` with `user`'s privilege, all in one page of RAM;
+  // nullptr when only the slow path (a walk, a fault, MMIO, an access split
+  // across pages) can do the access.
+  uint8_t* TlbHost(uint64_t lin, uint64_t size, AccessKind kind, bool user) {
+    const TlbEntry* e = TlbHit(lin, kind, user);
+    if (e == nullptr || e->host == nullptr || (lin & 0xfff) + size > 4096) {
+      return nullptr;
+    }
+    return e->host + (lin & 0xfff);
   }
   void FlushTlb(bool include_global);
   void FlushTlbPage(uint64_t lin);

@@ -285,12 +285,10 @@ ExecStatus AluMem(Cpu& c, const Insn& i) {
     return ExecStatus::kNext;
   } else {
     const uint64_t lin = Ea64<kEa>(c, i);
-    const TlbEntry* e =
-        c.IsCanonical(lin) ? c.TlbHit(lin, kAccWrite, c.s.cpl == 3) : nullptr;
-    if (e == nullptr || e->host == nullptr || (lin & 0xfff) + kSize > 4096) {
-      return kImm ? OpGrp1(c, i) : OpAluRmR(c, i);
-    }
-    uint8_t* p = e->host + (lin & 0xfff);
+    uint8_t* p = c.IsCanonical(lin)
+                     ? c.TlbHost(lin, kSize, kAccWrite, c.s.cpl == 3)
+                     : nullptr;
+    if (p == nullptr) return kImm ? OpGrp1(c, i) : OpAluRmR(c, i);
     uint64_t a = 0;
     std::memcpy(&a, p, kSize);
     const uint64_t r = AluOp<kOp, kSize>(c, a, b);

@@ -57,21 +57,18 @@ uint64_t PageRun(Cpu& c, int seg, uint64_t off, int as, int size, bool down,
                  uint64_t max, AccessKind kind, uint8_t** first) {
   const uint64_t lin = c.Linear(seg, off);
   if (c.s.code_bits == 64 && !c.IsCanonical(lin)) return 0;
-  const TlbEntry* e = c.TlbHit(lin, kind, c.s.cpl == 3);
+  const uint64_t usize = static_cast<uint64_t>(size);
+  uint8_t* host = c.TlbHost(lin, usize, kind, c.s.cpl == 3);
   const uint64_t in_page = lin & 0xfff;
   const uint64_t mask = as == 8 ? ~0ull : as == 4 ? 0xffffffffull : 0xffffull;
-  const uint64_t usize = static_cast<uint64_t>(size);
-  if (e == nullptr || e->host == nullptr || in_page + usize > 4096 ||
-      mask - off < usize - 1) {
-    return 0;
-  }
+  if (host == nullptr || mask - off < usize - 1) return 0;
   // Up: element k ends at in_page + (k + 1) * size <= 4096 and at offset
   // off + k * size + size - 1 <= mask. Down: it starts at or above the page
   // and at offset off - k * size >= 0.
   const uint64_t n = down ? std::min(in_page, off) / usize + 1
                           : std::min((4096 - in_page) / usize,
                                      (mask - off - (usize - 1)) / usize + 1);
-  *first = e->host + in_page;
+  *first = host;
   return std::min(n, max);
 }
 
