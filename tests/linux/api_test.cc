@@ -152,6 +152,21 @@ class ApiTest : public ::testing::Test {
         << p.out();
   }
 
+  // Starts `skiff fc` on the API socket with the default guest and `image`
+  // as the read-write drive "data" (vda), sends InstanceStart and waits for
+  // the guest's shell.
+  void BootWithDataDrive(Subprocess& p, const std::string& image) {
+    ASSERT_TRUE(p.Start(Fc({"--api-sock", sock_})).ok());
+    ASSERT_TRUE(WaitForSocket()) << p.err();
+    ASSERT_EQ(Curl("PUT", "/boot-source", BootSourceJson("")).http_status, 204);
+    ASSERT_EQ(Curl("PUT", "/drives/data", DriveJson("data", image)).http_status,
+              204);
+    ASSERT_EQ(Curl("PUT", "/actions", R"({"action_type": "InstanceStart"})")
+                  .http_status,
+              204);
+    ASSERT_TRUE(p.WaitForOutput("skiff# ", kBootTimeout)) << p.out() << p.err();
+  }
+
   std::string dir_;
   std::string sock_;
 };
@@ -219,17 +234,8 @@ TEST_F(ApiTest, BadRequestsGet400WithAFaultMessage) {
 
 TEST_F(ApiTest, PausedGuestAnswersAfterResume) {
   Subprocess p;
-  ASSERT_TRUE(p.Start(Fc({"--api-sock", sock_})).ok());
-  ASSERT_TRUE(WaitForSocket()) << p.err();
-  ASSERT_EQ(Curl("PUT", "/boot-source", BootSourceJson("")).http_status, 204);
-  ASSERT_EQ(Curl("PUT", "/drives/data",
-                 DriveJson("data", WriteImage("data.img", 4 << 20, 'C')))
-                .http_status,
-            204);
-  ASSERT_EQ(Curl("PUT", "/actions", R"({"action_type": "InstanceStart"})")
-                .http_status,
-            204);
-  ASSERT_TRUE(p.WaitForOutput("skiff# ", kBootTimeout)) << p.out() << p.err();
+  ASSERT_NO_FATAL_FAILURE(
+      BootWithDataDrive(p, WriteImage("data.img", 4 << 20, 'C')));
   // Disk reads in flight while the VM pauses: Pause waits for them, and
   // the disk keeps working after Resume.
   size_t mark = p.out().size();
@@ -264,17 +270,7 @@ TEST_F(ApiTest, PatchDrivePathAfterBootSwapsTheBackingFile) {
   const std::string first = WriteImage("first.img", 1 << 20, 'A');
   const std::string second = WriteImage("second.img", 2 << 20, 'B');
   Subprocess p;
-  ASSERT_TRUE(p.Start(Fc({"--api-sock", sock_})).ok());
-  ASSERT_TRUE(WaitForSocket()) << p.err();
-  ASSERT_EQ(Curl("PUT", "/boot-source", BootSourceJson("")).http_status, 204);
-  ASSERT_EQ(
-      Curl("PUT", "/drives/data", DriveJson("data", first) /* read-write */)
-          .http_status,
-      204);
-  ASSERT_EQ(Curl("PUT", "/actions", R"({"action_type": "InstanceStart"})")
-                .http_status,
-            204);
-  ASSERT_TRUE(p.WaitForOutput("skiff# ", kBootTimeout)) << p.out() << p.err();
+  ASSERT_NO_FATAL_FAILURE(BootWithDataDrive(p, first));
   ExpectGuestDisk(p, 2048, "AAAAAAAA");
 
   // A file that cannot be opened: 400 naming it, the drive keeps its file.
