@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "devices/testing/fakes.h"
+#include "devices/virtio/testing/blk_guest.h"
 #include "devices/virtio/testing/memory_block_backend.h"
 #include "devices/virtio/testing/virtio_driver.h"
 #include "devices/virtio/virtio_blk.h"
@@ -17,10 +18,9 @@
 namespace skiff::devices {
 namespace {
 
-using testing::DriverQueue;
+using testing::BlkGuest;
 using testing::FakeIrqLine;
 using testing::MemoryBlockBackend;
-using testing::VirtioMmioDriver;
 
 constexpr uint64_t kEventIdx = uint64_t{1} << kVirtioRingFEventIdx;
 
@@ -34,23 +34,10 @@ std::unique_ptr<MemoryBlockBackend> Disk(uint64_t size, uint8_t fill,
 }
 
 // A guest driving a virtio-blk disk that starts on `first`.
-struct Guest {
+struct Guest : BlkGuest {
   explicit Guest(std::unique_ptr<MemoryBlockBackend> first,
-                 VirtioBlk::Options options = {.serial = "d"}) {
-    auto m = GuestMemory::Create({{GuestAddr(0), 8 << 20}}, {});
-    EXPECT_TRUE(m.ok());
-    mem = std::move(*m);
-    backend = first.get();
-    auto blk = std::make_unique<VirtioBlk>(std::move(first), options);
-    device = blk.get();
-    mmio = std::make_unique<VirtioMmio>(*mem, std::move(blk), &irq);
-    driver = std::make_unique<VirtioMmioDriver>(*mem, *mmio, GuestAddr(0x1000));
-    EXPECT_TRUE(driver->Negotiate(driver->DeviceFeatures() & ~kEventIdx).ok());
-    auto q = driver->SetupQueue(0, 64);
-    EXPECT_TRUE(q.ok());
-    queue = *q;
-    driver->DriverOk();
-  }
+                 VirtioBlk::Options options = {.serial = "d"})
+      : BlkGuest(std::move(first), std::move(options), kEventIdx, 64) {}
 
   // Queues a one-sector read into a fresh buffer; returns the buffer (the
   // status byte follows it).
@@ -72,14 +59,6 @@ struct Guest {
     while (queue->PopUsed().has_value()) ++n;
     return n;
   }
-
-  std::unique_ptr<GuestMemory> mem;
-  FakeIrqLine irq;
-  MemoryBlockBackend* backend;
-  VirtioBlk* device;
-  std::unique_ptr<VirtioMmio> mmio;
-  std::unique_ptr<VirtioMmioDriver> driver;
-  DriverQueue* queue = nullptr;
 };
 
 TEST(VirtioBlk, SwapSendsNewRequestsToTheNewFileWhileOldOnesFinish) {

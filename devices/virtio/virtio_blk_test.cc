@@ -12,6 +12,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "devices/testing/fakes.h"
+#include "devices/virtio/testing/blk_guest.h"
 #include "devices/virtio/testing/memory_block_backend.h"
 #include "devices/virtio/testing/virtio_driver.h"
 #include "devices/virtio/virtio_mmio.h"
@@ -19,11 +20,9 @@
 namespace skiff::devices {
 namespace {
 
+using testing::BlkGuest;
 using testing::Buffer;
-using testing::DriverQueue;
-using testing::FakeIrqLine;
 using testing::MemoryBlockBackend;
-using testing::VirtioMmioDriver;
 
 constexpr uint64_t kDiskSize = 1 << 20;
 constexpr uint64_t kEventIdx = uint64_t{1} << kVirtioRingFEventIdx;
@@ -35,30 +34,17 @@ struct Options {
   uint16_t queue_size = 128;
 };
 
-// A guest with a virtio-blk disk on an in-memory backend.
-struct Guest {
-  explicit Guest(Options o = {}) {
-    auto m = GuestMemory::Create({{GuestAddr(0), 8 << 20}}, {});
-    EXPECT_TRUE(m.ok());
-    mem = std::move(*m);
-    auto b = std::make_unique<MemoryBlockBackend>(kDiskSize, o.read_only,
-                                                  o.deferred);
-    backend = b.get();
+// A guest with a virtio-blk disk on an in-memory backend whose byte i is
+// i * 7 + 1.
+struct Guest : BlkGuest {
+  explicit Guest(Options o = {})
+      : BlkGuest(std::make_unique<MemoryBlockBackend>(kDiskSize, o.read_only,
+                                                      o.deferred),
+                 {.serial = "skiff-disk-0", .queue_size = 256}, o.drop_features,
+                 o.queue_size) {
     for (size_t i = 0; i < kDiskSize; ++i) {
       backend->data()[i] = static_cast<uint8_t>(i * 7 + 1);
     }
-    auto blk = std::make_unique<VirtioBlk>(
-        std::move(b),
-        VirtioBlk::Options{.serial = "skiff-disk-0", .queue_size = 256});
-    device = blk.get();
-    mmio = std::make_unique<VirtioMmio>(*mem, std::move(blk), &irq);
-    driver = std::make_unique<VirtioMmioDriver>(*mem, *mmio, GuestAddr(0x1000));
-    features = driver->DeviceFeatures() & ~o.drop_features;
-    EXPECT_TRUE(driver->Negotiate(features).ok());
-    auto q = driver->SetupQueue(0, o.queue_size);
-    EXPECT_TRUE(q.ok());
-    queue = *q;
-    driver->DriverOk();
   }
 
   // Posts header + data + status as separate descriptors; returns the
@@ -92,15 +78,6 @@ struct Guest {
     }
     return a;
   }
-
-  std::unique_ptr<GuestMemory> mem;
-  FakeIrqLine irq;
-  MemoryBlockBackend* backend;
-  VirtioBlk* device;
-  std::unique_ptr<VirtioMmio> mmio;
-  std::unique_ptr<VirtioMmioDriver> driver;
-  uint64_t features = 0;
-  DriverQueue* queue = nullptr;
 };
 
 TEST(VirtioBlk, ConfigSpaceDescribesTheDisk) {
