@@ -61,7 +61,29 @@ std::string HostSha256(const std::string& path) {
   return r.out.substr(0, 64);
 }
 
-class VirtioLinuxTest : public LinuxGuestTest {};
+class VirtioLinuxTest : public LinuxGuestTest {
+ protected:
+  // Moves this test process into a network namespace of its own with a
+  // TAP named `tap` at 10.0.2.1/24, which the guest (10.0.2.2) reaches
+  // through virtio-net. Skips the test, saying why, when it cannot; the
+  // caller returns when IsSkipped().
+  void EnterNamespaceWithTap(const std::string& tap) {
+    if (::unshare(CLONE_NEWNET) != 0) {
+      GTEST_SKIP() << "cannot create a network namespace (unshare: "
+                   << std::strerror(errno) << "); needs CAP_SYS_ADMIN";
+    }
+    ProcessResult setup =
+        RunProcess({"/bin/sh", "-c",
+                    absl::StrCat("ip link set lo up && ip tuntap add dev ", tap,
+                                 " mode tap && ip addr add 10.0.2.1/24 dev ",
+                                 tap, " && ip link set ", tap, " up")},
+                   absl::Seconds(30));
+    if (setup.exit_status != 0) {
+      GTEST_SKIP() << "cannot set up a TAP in the test's namespace: "
+                   << setup.err;
+    }
+  }
+};
 
 TEST_P(VirtioLinuxTest, GuestChecksumOfADiskEqualsTheHosts) {
   TempImage disk("disk", 6 << 20, 1);
@@ -243,21 +265,8 @@ TEST_P(VirtioLinuxTest, VsockCarriesDataBothWays) {
 }
 
 TEST_P(VirtioLinuxTest, NetworkPingAndTcpThroughATap) {
-  // A network namespace of this test process's own, with a TAP at
-  // 10.0.2.1 that the guest (10.0.2.2) reaches through virtio-net.
-  if (::unshare(CLONE_NEWNET) != 0) {
-    GTEST_SKIP() << "cannot create a network namespace (unshare: "
-                 << std::strerror(errno) << "); needs CAP_SYS_ADMIN";
-  }
-  ProcessResult setup = RunProcess(
-      {"/bin/sh", "-c",
-       "ip link set lo up && ip tuntap add dev sktap0 mode tap &&"
-       " ip addr add 10.0.2.1/24 dev sktap0 && ip link set sktap0 up"},
-      absl::Seconds(30));
-  if (setup.exit_status != 0) {
-    GTEST_SKIP() << "cannot set up a TAP in the test's namespace: "
-                 << setup.err;
-  }
+  EnterNamespaceWithTap("sktap0");
+  if (IsSkipped()) return;
   int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -317,20 +326,8 @@ TEST_P(VirtioLinuxTest, NetworkPingAndTcpThroughATap) {
 }
 
 TEST_P(VirtioLinuxTest, NetworkWorksAfterPauseAndResume) {
-  // As above: a TAP at 10.0.2.1 in a namespace of this process's own.
-  if (::unshare(CLONE_NEWNET) != 0) {
-    GTEST_SKIP() << "cannot create a network namespace (unshare: "
-                 << std::strerror(errno) << "); needs CAP_SYS_ADMIN";
-  }
-  ProcessResult setup = RunProcess(
-      {"/bin/sh", "-c",
-       "ip link set lo up && ip tuntap add dev sktap1 mode tap &&"
-       " ip addr add 10.0.2.1/24 dev sktap1 && ip link set sktap1 up"},
-      absl::Seconds(30));
-  if (setup.exit_status != 0) {
-    GTEST_SKIP() << "cannot set up a TAP in the test's namespace: "
-                 << setup.err;
-  }
+  EnterNamespaceWithTap("sktap1");
+  if (IsSkipped()) return;
   if (!FileExists("/usr/bin/curl")) GTEST_SKIP() << "no /usr/bin/curl";
   char tmpl[] = "/tmp/skiff-pause-net.XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
