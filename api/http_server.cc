@@ -4,8 +4,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,88 +17,25 @@
 
 namespace skiff::api {
 
-HttpServer::HttpServer(std::string socket_path, HttpHandler handler,
-                       HttpLimits limits, UniqueFd listen_fd, EventFd stop,
-                       dev_t dev, ino_t ino)
-    : socket_path_(std::move(socket_path)),
+HttpServer::HttpServer(UnixListener listener, HttpHandler handler,
+                       HttpLimits limits, EventFd stop)
+    : listener_(std::move(listener)),
       handler_(std::move(handler)),
       limits_(limits),
-      listen_fd_(std::move(listen_fd)),
-      stop_(std::move(stop)),
-      dev_(dev),
-      ino_(ino) {}
+      stop_(std::move(stop)) {}
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(
     std::string socket_path, HttpHandler handler, HttpLimits limits) {
-  const std::string where = absl::StrCat("api socket ", OneLine(socket_path));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.empty() || socket_path.size() >= sizeof(addr.sun_path) ||
-      socket_path.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": path must be 1..",
-                                                   sizeof(addr.sun_path) - 1,
-                                                   " bytes without NUL"));
-  }
-  std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
-
-  struct stat st;
-  if (::lstat(socket_path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat(where, ": exists and is not a socket"));
-    }
-    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!probe.valid()) return ErrnoStatus(absl::StrCat(where, ": socket"));
-    if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr),
-                  sizeof(addr)) == 0) {
-      return absl::AlreadyExistsError(
-          absl::StrCat(where, ": another process is serving it"));
-    }
-    if (errno != ECONNREFUSED) {
-      return ErrnoStatus(absl::StrCat(where, ": probing existing socket"));
-    }
-    // Nobody listens: a leftover from a process that did not clean up.
-    if (::unlink(socket_path.c_str()) != 0) {
-      return ErrnoStatus(absl::StrCat(where, ": removing stale socket"));
-    }
-  }
-
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd.valid()) return ErrnoStatus(absl::StrCat(where, ": socket"));
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return ErrnoStatus(absl::StrCat(where, ": bind"));
-  }
-  // Before listen(): until then connect() is refused, so there is no window
-  // in which the umask's wider mode lets another user in.
-  if (::chmod(socket_path.c_str(), 0600) != 0 ||
-      ::stat(socket_path.c_str(), &st) != 0) {
-    absl::Status status = ErrnoStatus(absl::StrCat(where, ": chmod 0600"));
-    ::unlink(socket_path.c_str());
-    return status;
-  }
-  if (::listen(fd.get(), 16) != 0) {
-    absl::Status status = ErrnoStatus(absl::StrCat(where, ": listen"));
-    ::unlink(socket_path.c_str());
-    return status;
-  }
-  absl::StatusOr<EventFd> stop = EventFd::Create();
-  if (!stop.ok()) {
-    ::unlink(socket_path.c_str());
-    return stop.status();
-  }
-  return std::unique_ptr<HttpServer>(
-      new HttpServer(std::move(socket_path), std::move(handler), limits,
-                     std::move(fd), std::move(*stop), st.st_dev, st.st_ino));
+  SKIFF_ASSIGN_OR_RETURN(
+      UnixListener listener,
+      UnixListener::Listen(absl::StrCat("api socket ", OneLine(socket_path)),
+                           socket_path, {.owner_only = true}));
+  SKIFF_ASSIGN_OR_RETURN(EventFd stop, EventFd::Create());
+  return std::unique_ptr<HttpServer>(new HttpServer(
+      std::move(listener), std::move(handler), limits, std::move(stop)));
 }
 
-HttpServer::~HttpServer() {
-  Stop();
-  struct stat st;
-  if (::lstat(socket_path_.c_str(), &st) == 0 && st.st_dev == dev_ &&
-      st.st_ino == ino_) {
-    ::unlink(socket_path_.c_str());
-  }
-}
+HttpServer::~HttpServer() { Stop(); }
 
 absl::Status HttpServer::Start(std::function<void()> on_thread_start) {
   absl::MutexLock lock(&mu_);
@@ -143,7 +78,7 @@ void HttpServer::Run() {
   for (;;) {
     fds.clear();
     fds.push_back({stop_.fd(), POLLIN, 0});
-    fds.push_back({listen_fd_.get(), POLLIN, 0});
+    fds.push_back({listener_.fd(), POLLIN, 0});
     for (const auto& c : conns) {
       // A connection with a response pending is not read from: a client
       // that never reads cannot make the server buffer without bound.
@@ -201,7 +136,7 @@ void HttpServer::Run() {
     conns.resize(kept);
 
     if ((fds[1].revents & POLLIN) != 0) {
-      UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr,
+      UniqueFd fd(::accept4(listener_.fd(), nullptr, nullptr,
                             SOCK_NONBLOCK | SOCK_CLOEXEC));
       if (!fd.valid()) {
         if (errno != EAGAIN && errno != EINTR && error_log.Allow()) {

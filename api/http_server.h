@@ -30,6 +30,7 @@
 #include "api/http_connection.h"
 #include "base/event_fd.h"
 #include "base/unique_fd.h"
+#include "base/unix_socket.h"
 
 namespace skiff::api {
 
@@ -54,23 +55,19 @@ class HttpServer {
   // (e.g. by the handler), waits for it. Idempotent, any thread.
   void Stop();
 
-  const std::string& socket_path() const { return socket_path_; }
+  const std::string& socket_path() const { return listener_.path(); }
 
  private:
-  HttpServer(std::string socket_path, HttpHandler handler, HttpLimits limits,
-             UniqueFd listen_fd, EventFd stop, dev_t dev, ino_t ino);
+  HttpServer(UnixListener listener, HttpHandler handler, HttpLimits limits,
+             EventFd stop);
   void Run();
 
-  // Constant after construction.
-  const std::string socket_path_;
+  // Constant after construction. The listener removes the socket file
+  // when the server goes, if the path still names it.
+  const UnixListener listener_;
   const HttpHandler handler_;
   const HttpLimits limits_;
-  const UniqueFd listen_fd_;
   const EventFd stop_;
-  // Identity of the socket file we created, so the destructor never
-  // unlinks a file someone else put at the path later.
-  const dev_t dev_;
-  const ino_t ino_;
 
   absl::Mutex mu_;
   std::thread thread_ ABSL_GUARDED_BY(mu_);

@@ -25,6 +25,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "base/unique_fd.h"
+#include "base/unix_socket.h"
 #include "devices/virtio/virtio_vsock.h"
 
 namespace skiff::io {
@@ -52,22 +53,14 @@ struct Sock {
   bool write_poll_armed = false;
 };
 
-bool FillSockaddr(const std::string& path, sockaddr_un& addr) {
-  std::memset(&addr, 0, sizeof(addr));
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(addr.sun_path)) return false;
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  return true;
-}
-
 }  // namespace
 
 struct UnixVsockBackend::Core {
   EventLoop* loop = nullptr;
   std::string path;
-  UniqueFd listener;
+  // Removes the socket file after ~Core, if the path still names it.
+  UnixListener listener;
   EventLoop::FdId listen_watch = 0;
-  ino_t listen_ino = 0;
   devices::VsockDevice* device = nullptr;
   std::weak_ptr<Core> self;
   // Bumped by Reset (any thread); closes sockets of older epochs.
@@ -84,12 +77,6 @@ struct UnixVsockBackend::Core {
   ~Core() {
     if (listen_watch != 0) loop->RemoveFd(listen_watch);
     for (auto& [serial, s] : socks) loop->RemoveFd(s->watch);
-    // Remove the socket file only if it is still ours.
-    struct stat st;
-    if (listener.valid() && ::lstat(path.c_str(), &st) == 0 &&
-        st.st_ino == listen_ino && S_ISSOCK(st.st_mode)) {
-      ::unlink(path.c_str());
-    }
   }
 
   Sock* Find(VsockConnKey key) {
@@ -132,7 +119,7 @@ struct UnixVsockBackend::Core {
 
   void OnAccept() {
     for (;;) {
-      int fd = ::accept4(listener.get(), nullptr, nullptr,
+      int fd = ::accept4(listener.fd(), nullptr, nullptr,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR) continue;
@@ -272,51 +259,19 @@ UnixVsockBackend::~UnixVsockBackend() = default;
 
 absl::StatusOr<std::unique_ptr<UnixVsockBackend>> UnixVsockBackend::Create(
     EventLoop* loop, const std::string& uds_path) {
-  const std::string what = OneLine(absl::StrCat("vsock uds ", uds_path));
-  sockaddr_un addr;
-  if (!FillSockaddr(uds_path, addr)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, ": path must be 1..", sizeof(addr.sun_path) - 1, " bytes"));
-  }
-  struct stat st;
-  if (::lstat(uds_path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat(what, ": exists and is not a socket"));
-    }
-    // A socket file: stale unless something still listens on it.
-    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!probe.valid()) return ErrnoStatus(absl::StrCat(what, ": socket"));
-    if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr),
-                  sizeof(addr)) == 0) {
-      return absl::AlreadyExistsError(
-          absl::StrCat(what, ": another process is listening on it"));
-    }
-    if (::unlink(uds_path.c_str()) != 0 && errno != ENOENT) {
-      return ErrnoStatus(absl::StrCat(what, ": unlink stale socket"));
-    }
-  }
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return ErrnoStatus(absl::StrCat(what, ": socket"));
-  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr),
-             sizeof(addr)) != 0) {
-    return ErrnoStatus(absl::StrCat(what, ": bind"));
-  }
-  if (::listen(fd.get(), 128) != 0) {
-    const int err = errno;
-    ::unlink(uds_path.c_str());
-    return ErrnoStatus(absl::StrCat(what, ": listen"), err);
-  }
+  SKIFF_ASSIGN_OR_RETURN(
+      UnixListener listener,
+      UnixListener::Listen(OneLine(absl::StrCat("vsock uds ", uds_path)),
+                           uds_path, {.backlog = 128}));
   auto core = std::make_shared<Core>();
   core->loop = loop;
   core->path = uds_path;
-  if (::lstat(uds_path.c_str(), &st) == 0) core->listen_ino = st.st_ino;
-  core->listener = std::move(fd);
+  core->listener = std::move(listener);
   core->self = core;
   Core* raw = core.get();
   loop->RunAndWait([raw] {
     raw->listen_watch =
-        raw->loop->AddReadable(raw->listener.get(), [weak = raw->self] {
+        raw->loop->AddReadable(raw->listener.fd(), [weak = raw->self] {
           if (auto c = weak.lock()) c->OnAccept();
         });
   });
@@ -332,15 +287,15 @@ bool UnixVsockBackend::Connect(VsockConnKey key) {
   Core& c = *core_;
   // A socket left from before a device reset would shadow the new one.
   if (auto it = c.by_key.find(key); it != c.by_key.end()) c.Remove(it->second);
-  sockaddr_un addr;
   const std::string target = absl::StrCat(c.path, "_", key.host_port);
-  if (!FillSockaddr(target, addr)) return false;
+  absl::StatusOr<sockaddr_un> addr = UnixSocketAddress("vsock", target);
+  if (!addr.ok()) return false;
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return false;
   // A Unix stream connect completes at once or fails (ECONNREFUSED,
   // ENOENT, or EAGAIN when the listener's backlog is full).
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr),
-                sizeof(addr)) != 0) {
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*addr),
+                sizeof(*addr)) != 0) {
     SKIFF_LOG(kDebug, "vsock: guest connect to port %u (%s): %s", key.host_port,
               target.c_str(), std::strerror(errno));
     return false;

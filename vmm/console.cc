@@ -5,7 +5,6 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -45,38 +44,12 @@ class Console::ClientSink : public devices::OutputSink {
 
 namespace {
 
-absl::StatusOr<sockaddr_un> UnixAddress(const std::string& where,
-                                        const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path) ||
-      path.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: a Unix socket path must be 1..%d bytes", where,
-                        sizeof(addr.sun_path) - 1));
-  }
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  return addr;
-}
-
-absl::StatusOr<UniqueFd> ConnectUnix(const std::string& where,
-                                     const std::string& path) {
-  SKIFF_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(where, path));
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return ErrnoStatus(absl::StrFormat("%s: socket", where));
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) !=
-      0) {
-    return ErrnoStatus(absl::StrFormat("%s: connect", where));
-  }
-  return fd;
-}
-
 // --serial file=PATH: see the header for why each kind is opened so.
 absl::StatusOr<UniqueFd> OpenOutput(const std::string& path) {
   const std::string where = absl::StrFormat("--serial file=%s", path);
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
-    return ConnectUnix(where, path);
+    return ConnectUnixSocket(where, path);
   }
   int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
   if (::stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) {
@@ -89,52 +62,12 @@ absl::StatusOr<UniqueFd> OpenOutput(const std::string& path) {
   return UniqueFd(fd);
 }
 
-// --serial socket=PATH: bind, mode 0600, listen (as api::HttpServer does).
-absl::Status Listen(const std::string& path, UniqueFd& out, dev_t& dev,
-                    ino_t& ino) {
-  const std::string where = absl::StrFormat("--serial socket=%s", path);
-  SKIFF_ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(where, path));
-  struct stat st;
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) {
-      return absl::AlreadyExistsError(
-          absl::StrFormat("%s: exists and is not a socket", where));
-    }
-    if (ConnectUnix(where, path).ok()) {
-      return absl::AlreadyExistsError(
-          absl::StrFormat("%s: another process is serving it", where));
-    }
-    // Nobody listens: a leftover from a process that did not clean up.
-    if (::unlink(path.c_str()) != 0) {
-      return ErrnoStatus(absl::StrFormat("%s: removing stale socket", where));
-    }
-  }
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd.valid()) return ErrnoStatus(absl::StrFormat("%s: socket", where));
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return ErrnoStatus(absl::StrFormat("%s: bind", where));
-  }
-  // Before listen(): until then connect() is refused, so the umask's wider
-  // mode never lets another user in.
-  if (::chmod(path.c_str(), 0600) != 0 || ::stat(path.c_str(), &st) != 0 ||
-      ::listen(fd.get(), 4) != 0) {
-    absl::Status status =
-        ErrnoStatus(absl::StrFormat("%s: chmod/listen", where));
-    ::unlink(path.c_str());
-    return status;
-  }
-  out = std::move(fd);
-  dev = st.st_dev;
-  ino = st.st_ino;
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Console>> Console::Create(
     const SerialConfig& config, int stdout_fd, int stdin_fd) {
   std::shared_ptr<devices::OutputSink> sink;
-  Listener listener;
+  UnixListener listener;
   std::shared_ptr<ClientSink> client_sink;
   switch (config.mode) {
     case SerialConfig::Mode::kStdio:
@@ -146,14 +79,16 @@ absl::StatusOr<std::unique_ptr<Console>> Console::Create(
       stdin_fd = -1;
       break;
     }
-    case SerialConfig::Mode::kSocket:
-      SKIFF_RETURN_IF_ERROR(
-          Listen(config.path, listener.fd, listener.dev, listener.ino));
-      listener.path = config.path;
+    case SerialConfig::Mode::kSocket: {
+      SKIFF_ASSIGN_OR_RETURN(
+          listener, UnixListener::Listen(
+                        absl::StrFormat("--serial socket=%s", config.path),
+                        config.path, {.backlog = 4, .owner_only = true}));
       client_sink = std::make_shared<ClientSink>();
       sink = client_sink;
       stdin_fd = -1;
       break;
+    }
     case SerialConfig::Mode::kNone:
       sink = std::make_shared<devices::NullSink>();
       stdin_fd = -1;
@@ -166,7 +101,7 @@ absl::StatusOr<std::unique_ptr<Console>> Console::Create(
 }
 
 Console::Console(std::shared_ptr<devices::OutputSink> sink, int stdin_fd,
-                 EventFd stop, Listener listener,
+                 EventFd stop, UnixListener listener,
                  std::shared_ptr<ClientSink> client_sink)
     : sink_(std::move(sink)),
       stdin_fd_(stdin_fd),
@@ -174,23 +109,13 @@ Console::Console(std::shared_ptr<devices::OutputSink> sink, int stdin_fd,
       listener_(std::move(listener)),
       client_sink_(std::move(client_sink)) {}
 
-Console::~Console() {
-  Stop();
-  if (!listener_.path.empty()) {
-    // Only our own socket: the path may have been replaced meanwhile.
-    struct stat st;
-    if (::lstat(listener_.path.c_str(), &st) == 0 &&
-        st.st_dev == listener_.dev && st.st_ino == listener_.ino) {
-      ::unlink(listener_.path.c_str());
-    }
-  }
-}
+Console::~Console() { Stop(); }
 
 absl::Status Console::StartInput(devices::Serial8250& serial,
                                  devices::MachineControl& control,
                                  std::function<void()> on_thread_start) {
   if (input_thread_.joinable()) return absl::OkStatus();
-  if (listener_.fd.valid()) {
+  if (listener_.valid()) {
     input_thread_ =
         std::thread([this, &serial, hook = std::move(on_thread_start)] {
           pthread_setname_np(pthread_self(), "console");
@@ -250,7 +175,7 @@ void Console::SocketLoop(devices::Serial8250& serial) {
     // While a client is connected the listener is not polled: the next one
     // waits in the backlog.
     pollfd fds[3] = {{stop_.fd(), POLLIN, 0},
-                     {client < 0 ? listener_.fd.get() : -1, POLLIN, 0},
+                     {client < 0 ? listener_.fd() : -1, POLLIN, 0},
                      {client, POLLIN, 0}};
     if (::poll(fds, 3, -1) < 0) {
       if (errno == EINTR) continue;
@@ -270,7 +195,7 @@ void Console::SocketLoop(devices::Serial8250& serial) {
       }
     }
     if (client < 0 && fds[1].revents != 0) {
-      int fd = ::accept4(listener_.fd.get(), nullptr, nullptr,
+      int fd = ::accept4(listener_.fd(), nullptr, nullptr,
                          SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (fd >= 0) {
         SKIFF_LOG(kInfo, "console: socket client connected");

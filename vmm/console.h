@@ -35,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "base/event_fd.h"
 #include "base/unique_fd.h"
+#include "base/unix_socket.h"
 #include "devices/legacy/output_sink.h"
 #include "devices/legacy/serial_8250.h"
 #include "devices/machine_control.h"
@@ -63,23 +64,17 @@ class Console {
 
  private:
   class ClientSink;
-  struct Listener {
-    UniqueFd fd;
-    std::string path;
-    dev_t dev = 0;
-    ino_t ino = 0;
-  };
 
   Console(std::shared_ptr<devices::OutputSink> sink, int stdin_fd, EventFd stop,
-          Listener listener, std::shared_ptr<ClientSink> client_sink);
+          UnixListener listener, std::shared_ptr<ClientSink> client_sink);
   void InputLoop(devices::Serial8250& serial, devices::MachineControl& control);
   void SocketLoop(devices::Serial8250& serial);
 
   const std::shared_ptr<devices::OutputSink> sink_;
   const int stdin_fd_;
   EventFd stop_;
-  // socket=PATH only.
-  Listener listener_;
+  // socket=PATH only; removes the socket file with the console.
+  UnixListener listener_;
   std::shared_ptr<ClientSink> client_sink_;
   std::unique_ptr<RawTerminal> raw_;
   std::thread input_thread_;
