@@ -1,6 +1,8 @@
-// systemd readiness notification (Type=notify units): a thin wrapper over
-// libsystemd's sd_notify(3). Without NOTIFY_SOCKET in the environment (not
-// started by systemd) every call is a successful no-op.
+// systemd readiness notification (Type=notify units), the sd_notify(3)
+// protocol: each notification is one datagram of newline-separated
+// "KEY=value" assignments sent to the AF_UNIX socket named by NOTIFY_SOCKET
+// (a path, or "@name" for the abstract namespace). Without NOTIFY_SOCKET in
+// the environment (not started by systemd) every call is a successful no-op.
 //
 //   SdNotifier notifier;
 //   if (notifier.enabled()) SKIFF_LOG(kInfo, "systemd notify socket set");
@@ -26,7 +28,7 @@ class SdNotifier {
   SdNotifier();
 
   // True when NOTIFY_SOCKET is set (non-empty).
-  bool enabled() const { return enabled_; }
+  bool enabled() const { return !socket_.empty(); }
 
   // "READY=1": startup finished (the VM runs, or the API serves).
   absl::Status Ready() const;
@@ -36,11 +38,13 @@ class SdNotifier {
   // characters become spaces: each line of a notification is a separate
   // assignment, so they must not reach the socket.
   absl::Status Status(absl::string_view text) const;
-  // Sends `state` as given (one or more "KEY=value" lines).
+  // Sends `state` as given (one or more "KEY=value" lines). A NOTIFY_SOCKET
+  // that is neither an absolute path nor "@name", or too long for a Unix
+  // socket address, is an InvalidArgument error.
   absl::Status Notify(const std::string& state) const;
 
  private:
-  bool enabled_;
+  std::string socket_;
 };
 
 }  // namespace skiff::api

@@ -4,6 +4,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -76,6 +77,39 @@ TEST_F(SdNotifyTest, MissingSocketIsAnError) {
   SdNotifier n;
   EXPECT_TRUE(n.enabled());
   EXPECT_FALSE(n.Ready().ok());
+}
+
+TEST_F(SdNotifyTest, AbstractSocketName) {
+  // "@name" is a name in the abstract namespace, as systemd may pass it.
+  const std::string name = "skiff_notify_test_" + std::to_string(::getpid());
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());
+  const auto len =
+      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::setenv("NOTIFY_SOCKET", ("@" + name).c_str(), 1), 0);
+  SdNotifier n;
+  ASSERT_TRUE(n.Ready().ok());
+  char buf[64];
+  const ssize_t got = ::recv(fd, buf, sizeof(buf), 0);
+  ::close(fd);
+  EXPECT_EQ(std::string(buf, got > 0 ? static_cast<size_t>(got) : 0),
+            "READY=1");
+}
+
+TEST_F(SdNotifyTest, MalformedNotifySocketIsAnError) {
+  for (const std::string& bad :
+       {std::string("relative/path"), "/" + std::string(200, 'x')}) {
+    ASSERT_EQ(::setenv("NOTIFY_SOCKET", bad.c_str(), 1), 0);
+    SdNotifier n;
+    EXPECT_TRUE(n.enabled());
+    const absl::Status st = n.Ready();
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(st.message().find("NOTIFY_SOCKET"), absl::string_view::npos);
+  }
 }
 
 }  // namespace

@@ -114,33 +114,14 @@ constexpr const char* kApi[] = {
 // The main thread once the VM runs: waits on the stop eventfd and the
 // signalfd, writes metrics, then stops and tears everything down (joins,
 // io_uring exit, unmapping guest memory, removing socket files, restoring
-// the terminal), and tells systemd STOPPING=1 (sd_notify: a Unix datagram
-// socket and sendmsg).
+// the terminal), and tells systemd STOPPING=1 (api/sd_notify.h: a Unix
+// datagram socket and sendto).
 constexpr const char* kVmm[] = {
-    "poll",
-    "ppoll",
-    "io_uring_enter",
-    "io_uring_register",
-    "openat",
-    "unlink",
-    "unlinkat",
-    "lseek",
-    "fcntl",
-    "ftruncate",
-    "shutdown",
-    "fsync",
-    "fdatasync",
-    "rt_sigaction",
-    "sched_getaffinity",
-    "timerfd_settime",
-    "sendmsg",
+    "poll",      "ppoll",        "io_uring_enter",    "io_uring_register",
+    "openat",    "unlink",       "unlinkat",          "lseek",
+    "fcntl",     "ftruncate",    "shutdown",          "fsync",
+    "fdatasync", "rt_sigaction", "sched_getaffinity", "timerfd_settime",
     "sendto",
-    "setsockopt",
-    "getsockopt",
-    "getuid",
-    "geteuid",
-    "getgid",
-    "getegid",
 };
 
 template <size_t N>
