@@ -24,13 +24,14 @@ absl::Status SdNotifier::Notify(const std::string& state) const {
   // namespace (a leading NUL in sun_path, the name not NUL-terminated).
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if ((socket_[0] != '/' && socket_[0] != '@') ||
-      socket_.size() > sizeof(addr.sun_path) - (socket_[0] == '/') ||
+  // A path keeps room for its terminating NUL; an abstract name needs none.
+  const size_t max = sizeof(addr.sun_path) - (socket_[0] == '/' ? 1 : 0);
+  if ((socket_[0] != '/' && socket_[0] != '@') || socket_.size() > max ||
       socket_.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("NOTIFY_SOCKET '", socket_,
-                     "': not an absolute socket path or @name of at most ",
-                     sizeof(addr.sun_path) - 1, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "NOTIFY_SOCKET '", socket_, "': not an absolute socket path (at most ",
+        sizeof(addr.sun_path) - 1, " bytes) or @name (at most ",
+        sizeof(addr.sun_path), ")"));
   }
   std::memcpy(addr.sun_path, socket_.data(), socket_.size());
   if (socket_[0] == '@') addr.sun_path[0] = '\0';
