@@ -1,5 +1,5 @@
 // Test-only helpers shared by the loader tests: guest memory, reading
-// structures back, and the usual option set.
+// structures back, the usual option set, and files in a temporary directory.
 //
 //   auto mem = TestMemory(64 << 20);
 //   auto boot = LoadKernelFromBytes(*mem, Options("/x/vmlinux"), bytes, {});
@@ -7,7 +7,10 @@
 #define SKIFF_VMM_BOOT_BOOT_TEST_UTIL_H_
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +63,30 @@ T ReadGuestObj(const GuestMemory& mem, uint64_t addr) {
   EXPECT_TRUE(v.ok()) << v.status();
   return v.ok() ? *v : T{};
 }
+
+// A file in a fresh temporary directory, removed with it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = ::testing::TempDir() + "/skiff-boot-XXXXXX";
+    path_ = ::mkdtemp(pattern.data()) ? pattern : "";
+  }
+  ~TempDir() {
+    for (const std::string& f : files_) ::unlink(f.c_str());
+    ::rmdir(path_.c_str());
+  }
+  std::string Write(const std::string& name, const std::vector<uint8_t>& data) {
+    std::string p = path_ + "/" + name;
+    std::ofstream(p, std::ios::binary)
+        .write(reinterpret_cast<const char*>(data.data()), data.size());
+    files_.push_back(p);
+    return p;
+  }
+
+ private:
+  std::string path_;
+  std::vector<std::string> files_;
+};
 
 }  // namespace skiff::boot::testing
 

@@ -2,8 +2,11 @@
 
 #include <elf.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
+#include "base/status_macros.h"
 #include "vmm/boot/errors.h"
 
 namespace skiff::boot {
@@ -19,11 +22,6 @@ std::optional<T> ReadAt(absl::Span<const uint8_t> bytes, uint64_t offset) {
   T value;
   std::memcpy(&value, bytes.data() + offset, sizeof(T));
   return value;
-}
-
-bool RangeInFile(absl::Span<const uint8_t> bytes, uint64_t offset,
-                 uint64_t size) {
-  return offset <= bytes.size() && size <= bytes.size() - offset;
 }
 
 uint64_t Align4(uint64_t v) { return (v + 3) & ~uint64_t{3}; }
@@ -76,6 +74,16 @@ bool IsElf(absl::Span<const uint8_t> bytes) {
 
 absl::StatusOr<ElfImage> ParseElf(const std::string& what,
                                   absl::Span<const uint8_t> bytes) {
+  return ParseElf(what, ImageReader(what, bytes));
+}
+
+absl::StatusOr<ElfImage> ParseElf(const std::string& what,
+                                  const ImageReader& file) {
+  // The ELF header: 64 bytes at most; a shorter file is read whole.
+  uint8_t head[sizeof(Elf64_Ehdr)];
+  const absl::Span<uint8_t> bytes(
+      head, std::min<uint64_t>(file.size(), sizeof(head)));
+  SKIFF_RETURN_IF_ERROR(file.Read(0, bytes));
   if (!IsElf(bytes)) return Invalid(what, "not an ELF file");
   if (bytes.size() < EI_NIDENT) return Invalid(what, "ELF header is truncated");
   ElfImage image;
@@ -120,16 +128,19 @@ absl::StatusOr<ElfImage> ParseElf(const std::string& what,
     return Invalid(what, "%u program headers exceed the limit of %d", h.phnum,
                    kMaxProgramHeaders);
   }
-  if (!RangeInFile(bytes, h.phoff, phentsize * h.phnum)) {
+  if (!file.InRange(h.phoff, phentsize * h.phnum)) {
     return Invalid(what, "program header table extends past end of file");
   }
+  std::vector<uint8_t> table(phentsize * h.phnum);
+  SKIFF_RETURN_IF_ERROR(file.Read(h.phoff, absl::MakeSpan(table)));
   for (int i = 0; i < h.phnum; ++i) {
-    uint64_t at = h.phoff + i * phentsize;
+    const absl::Span<const uint8_t> phdrs(table);
+    uint64_t at = i * phentsize;
     uint32_t type;
     ElfSegment seg;
     seg.index = i;
     if (image.is64) {
-      Elf64_Phdr ph = *ReadAt<Elf64_Phdr>(bytes, at);
+      Elf64_Phdr ph = *ReadAt<Elf64_Phdr>(phdrs, at);
       type = ph.p_type;
       seg.offset = ph.p_offset;
       seg.vaddr = ph.p_vaddr;
@@ -137,7 +148,7 @@ absl::StatusOr<ElfImage> ParseElf(const std::string& what,
       seg.filesz = ph.p_filesz;
       seg.memsz = ph.p_memsz;
     } else {
-      Elf32_Phdr ph = *ReadAt<Elf32_Phdr>(bytes, at);
+      Elf32_Phdr ph = *ReadAt<Elf32_Phdr>(phdrs, at);
       type = ph.p_type;
       seg.offset = ph.p_offset;
       seg.vaddr = ph.p_vaddr;
@@ -146,15 +157,19 @@ absl::StatusOr<ElfImage> ParseElf(const std::string& what,
       seg.memsz = ph.p_memsz;
     }
     if (type != PT_LOAD && type != PT_NOTE) continue;
-    if (!RangeInFile(bytes, seg.offset, seg.filesz)) {
+    if (!file.InRange(seg.offset, seg.filesz)) {
       return Invalid(what, "program header %d extends past end of file", i);
     }
     if (type == PT_NOTE) {
-      if (absl::Status s =
-              ScanNotes(what, i, bytes.subspan(seg.offset, seg.filesz), image);
-          !s.ok()) {
-        return s;
+      if (seg.filesz > kMaxNoteBytes) {
+        return Invalid(what,
+                       "program header %d has 0x%x bytes of notes, more than "
+                       "the limit of 0x%x",
+                       i, seg.filesz, kMaxNoteBytes);
       }
+      std::vector<uint8_t> notes(seg.filesz);
+      SKIFF_RETURN_IF_ERROR(file.Read(seg.offset, absl::MakeSpan(notes)));
+      SKIFF_RETURN_IF_ERROR(ScanNotes(what, i, notes, image));
       continue;
     }
     if (seg.filesz > seg.memsz) {

@@ -2,6 +2,8 @@
 // program headers (PT_LOAD, PT_NOTE) of an x86-64 ELF64 or i386 ELF32
 // executable, and the Xen PHYS32_ENTRY note that marks a PVH entry point.
 // Parses untrusted bytes; every offset and size is checked against the file.
+// Only the ELF header, the program header table and PT_NOTE segments are
+// read, so a file is parsed without reading it whole.
 //
 //   SKIFF_ASSIGN_OR_RETURN(ElfImage elf, ParseElf("kernel /x/vmlinux", bytes));
 //   for (const ElfSegment& s : elf.loads) ...
@@ -15,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "vmm/boot/image_file.h"
 
 namespace skiff::boot {
 
@@ -24,6 +27,9 @@ inline constexpr uint16_t kElfMachineX8664 = 62;
 inline constexpr uint32_t kXenElfNotePhys32Entry = 18;
 // More program headers than any kernel has; bounds the parser's work.
 inline constexpr int kMaxProgramHeaders = 128;
+// More notes than any kernel has (vmlinux: about 100 bytes); bounds the
+// host memory one PT_NOTE segment is read into.
+inline constexpr uint64_t kMaxNoteBytes = 1u << 20;
 
 struct ElfSegment {
   int index = 0;  // program header number, for messages
@@ -46,6 +52,8 @@ struct ElfImage {
 bool IsElf(absl::Span<const uint8_t> bytes);
 
 // Parses an ET_EXEC little-endian ELF. `what` prefixes error messages.
+absl::StatusOr<ElfImage> ParseElf(const std::string& what,
+                                  const ImageReader& image);
 absl::StatusOr<ElfImage> ParseElf(const std::string& what,
                                   absl::Span<const uint8_t> bytes);
 

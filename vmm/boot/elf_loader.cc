@@ -28,6 +28,13 @@ absl::StatusOr<LoadedElf> LoadElfSegments(const GuestMemory& memory,
                                           const std::string& what,
                                           const ElfImage& elf,
                                           absl::Span<const uint8_t> bytes) {
+  return LoadElfSegments(memory, what, elf, ImageReader(what, bytes));
+}
+
+absl::StatusOr<LoadedElf> LoadElfSegments(const GuestMemory& memory,
+                                          const std::string& what,
+                                          const ElfImage& elf,
+                                          const ImageReader& file) {
   LoadedElf out;
   out.start = UINT64_MAX;
   // Validate everything before writing anything, so a refused kernel leaves
@@ -52,9 +59,11 @@ absl::StatusOr<LoadedElf> LoadElfSegments(const GuestMemory& memory,
   SKIFF_ASSIGN_OR_RETURN(out.entry,
                          TranslateEntry(what, elf, elf.entry, "entry point"));
   for (const ElfSegment& s : elf.loads) {
-    // ParseElf checked offset + filesz against the file and filesz <= memsz.
-    SKIFF_RETURN_IF_ERROR(
-        memory.Write(GuestAddr(s.paddr), bytes.subspan(s.offset, s.filesz)));
+    // ParseElf checked offset + filesz against the file and filesz <= memsz;
+    // the loop above checked that [paddr, paddr + memsz) is guest RAM.
+    SKIFF_ASSIGN_OR_RETURN(absl::Span<uint8_t> dst,
+                           memory.Slice(GuestAddr(s.paddr), s.filesz));
+    SKIFF_RETURN_IF_ERROR(file.Read(s.offset, dst));
     SKIFF_RETURN_IF_ERROR(
         memory.Fill(GuestAddr(s.paddr + s.filesz), 0, s.memsz - s.filesz));
   }
@@ -69,7 +78,14 @@ absl::StatusOr<LoadedKernel> LoadElfKernel(const GuestMemory& memory,
                                            const std::string& what,
                                            absl::Span<const uint8_t> bytes,
                                            bool prefer_pvh) {
-  SKIFF_ASSIGN_OR_RETURN(ElfImage elf, ParseElf(what, bytes));
+  return LoadElfKernel(memory, what, ImageReader(what, bytes), prefer_pvh);
+}
+
+absl::StatusOr<LoadedKernel> LoadElfKernel(const GuestMemory& memory,
+                                           const std::string& what,
+                                           const ImageReader& file,
+                                           bool prefer_pvh) {
+  SKIFF_ASSIGN_OR_RETURN(ElfImage elf, ParseElf(what, file));
   LoadedKernel k;
   const bool pvh = elf.pvh_entry.has_value() && (prefer_pvh || !elf.is64);
   if (!pvh && !elf.is64) {
@@ -92,7 +108,7 @@ absl::StatusOr<LoadedKernel> LoadElfKernel(const GuestMemory& memory,
     k.protocol = "elf64";
   }
   SKIFF_ASSIGN_OR_RETURN(LoadedElf loaded,
-                         LoadElfSegments(memory, what, elf, bytes));
+                         LoadElfSegments(memory, what, elf, file));
   if (!pvh) k.entry = loaded.entry;
   k.start = loaded.start;
   k.end = loaded.end;

@@ -20,6 +20,7 @@
 #include "absl/types/span.h"
 #include "base/guest_memory.h"
 #include "vmm/boot/elf_file.h"
+#include "vmm/boot/image_file.h"
 
 namespace skiff::boot {
 
@@ -30,7 +31,12 @@ struct LoadedElf {
 };
 
 // Segments must lie in guest RAM at or above 1 MiB (skiff's boot structures
-// live below). `bytes` must be the buffer `elf` was parsed from.
+// live below). `file` (or `bytes`) must be what `elf` was parsed from; each
+// segment is read from it straight into guest RAM.
+absl::StatusOr<LoadedElf> LoadElfSegments(const GuestMemory& memory,
+                                          const std::string& what,
+                                          const ElfImage& elf,
+                                          const ImageReader& file);
 absl::StatusOr<LoadedElf> LoadElfSegments(const GuestMemory& memory,
                                           const std::string& what,
                                           const ElfImage& elf,

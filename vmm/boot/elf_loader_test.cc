@@ -205,17 +205,34 @@ TEST(ElfLoader, RefusesMalformedFiles) {
              uint32_t{0x1000});  // descsz of the note
        },
        "note in program header 0 extends past its segment"},
+      {"notes over the limit",
+       [](ElfSpec& s, std::vector<uint8_t>& f) {
+         s.pvh_entry = 0x1000100;
+         f = BuildElf(s);
+         Put(f, sizeof(Elf64_Ehdr) + offsetof(Elf64_Phdr, p_filesz),
+             uint64_t{kMaxNoteBytes + 1});
+         f.resize(f.size() + kMaxNoteBytes + 1);
+       },
+       "program header 0 has 0x100001 bytes of notes, more than the limit of "
+       "0x100000"},
   };
+  TempDir dir;
   for (const BadCase& c : cases) {
     SCOPED_TRACE(c.name);
-    auto mem = TestMemory(kMem);
     ElfSpec spec = VmlinuxSpec();
     std::vector<uint8_t> file = BuildElf(spec);
     c.mutate(spec, file);
+    // From bytes in memory and from a file read a range at a time.
+    auto mem = TestMemory(kMem);
     auto boot =
         LoadKernelFromBytes(*mem, Options("/x/vmlinux"), file, std::nullopt);
     ASSERT_FALSE(boot.ok());
     EXPECT_THAT(boot.status().message(), HasSubstr("kernel /x/vmlinux: "));
+    EXPECT_THAT(boot.status().message(), HasSubstr(c.message));
+    const std::string path = dir.Write("vmlinux", file);
+    boot = LoadKernel(*TestMemory(kMem), Options(path));
+    ASSERT_FALSE(boot.ok());
+    EXPECT_THAT(boot.status().message(), HasSubstr("kernel " + path + ": "));
     EXPECT_THAT(boot.status().message(), HasSubstr(c.message));
   }
 }

@@ -4,8 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "base/status_macros.h"
 #include "vmm/boot/errors.h"
@@ -26,38 +28,68 @@ absl::StatusOr<OpenedImage> OpenImageFile(const std::string& what,
   return image;
 }
 
-absl::Status ReadImageInto(const std::string& what, const OpenedImage& image,
-                           absl::Span<uint8_t> out) {
+namespace {
+
+absl::Status ReadImageAt(const std::string& what, const OpenedImage& image,
+                         uint64_t offset, absl::Span<uint8_t> out) {
   uint64_t done = 0;
   while (done < out.size()) {
     ssize_t n = ::pread(image.fd.get(), out.data() + done,
                         std::min<uint64_t>(out.size() - done, 1u << 30),
-                        static_cast<off_t>(done));
+                        static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Invalid(what, "read: %s", std::strerror(errno));
     if (n == 0) {
-      return Invalid(what, "file shrank while being read (%u of %u bytes)",
-                     done, out.size());
+      return Invalid(what,
+                     "file shrank while being read (%u of %u bytes at offset "
+                     "0x%x)",
+                     done, out.size(), offset);
     }
     done += static_cast<uint64_t>(n);
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<HostBuffer> ReadImageFile(const std::string& what,
-                                         const std::string& path,
-                                         uint64_t max_size,
-                                         const std::string& max_name) {
+}  // namespace
+
+absl::Status ReadImageInto(const std::string& what, const OpenedImage& image,
+                           absl::Span<uint8_t> out) {
+  return ReadImageAt(what, image, 0, out);
+}
+
+absl::Status ImageReader::Read(uint64_t offset, absl::Span<uint8_t> out) const {
+  if (!InRange(offset, out.size())) {
+    return Invalid(what_,
+                   "read of %u bytes at 0x%x is past the end of the %u-byte "
+                   "image",
+                   out.size(), offset, size_);
+  }
+  if (file_ != nullptr) return ReadImageAt(what_, *file_, offset, out);
+  std::copy_n(bytes_.data() + offset, out.size(), out.data());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Span<const uint8_t>> ImageReader::All(
+    HostBuffer& storage) const {
+  if (file_ == nullptr) return bytes_;
+  absl::StatusOr<HostBuffer> buffer = HostBuffer::Allocate(size_);
+  if (!buffer.ok()) return Invalid(what_, "%s", buffer.status().message());
+  storage = std::move(*buffer);
+  SKIFF_RETURN_IF_ERROR(Read(0, storage.span()));
+  return absl::Span<const uint8_t>(storage.span());
+}
+
+absl::StatusOr<OpenedImage> OpenImageFileWithin(const std::string& what,
+                                                const std::string& path,
+                                                uint64_t max_size,
+                                                const std::string& max_name) {
   SKIFF_ASSIGN_OR_RETURN(OpenedImage image, OpenImageFile(what, path));
   if (image.size > max_size) {
     return Invalid(what, "%s file is larger than %s (%s)",
                    HumanSize(image.size), max_name, HumanSize(max_size));
   }
   if (image.size == 0) return Invalid(what, "file is empty");
-  absl::StatusOr<HostBuffer> bytes = HostBuffer::Allocate(image.size);
-  if (!bytes.ok()) return Invalid(what, "%s", bytes.status().message());
-  SKIFF_RETURN_IF_ERROR(ReadImageInto(what, image, bytes->span()));
-  return bytes;
+  return image;
 }
 
 }  // namespace skiff::boot

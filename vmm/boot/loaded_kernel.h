@@ -14,6 +14,7 @@
 #include "absl/types/span.h"
 #include "base/guest_memory.h"
 #include "vmm/boot/boot_params.h"
+#include "vmm/boot/image_file.h"
 #include "vmm/boot/layout.h"
 
 namespace skiff::boot {
@@ -37,7 +38,12 @@ struct LoadedKernel {
 };
 
 // ELF vmlinux (ELF64) or PVH kernel (ELF64/ELF32 with the Xen note).
-// With `prefer_pvh` an ELF with the note is entered through PVH.
+// With `prefer_pvh` an ELF with the note is entered through PVH. Only the
+// headers and the loaded segments are read from `file`.
+absl::StatusOr<LoadedKernel> LoadElfKernel(const GuestMemory& memory,
+                                           const std::string& what,
+                                           const ImageReader& file,
+                                           bool prefer_pvh);
 absl::StatusOr<LoadedKernel> LoadElfKernel(const GuestMemory& memory,
                                            const std::string& what,
                                            absl::Span<const uint8_t> bytes,

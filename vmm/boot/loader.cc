@@ -1,6 +1,8 @@
 #include "vmm/boot/loader.h"
 
+#include <algorithm>
 #include <functional>
+#include <vector>
 
 #include "base/status_macros.h"
 #include "vmm/boot/boot_params.h"
@@ -37,16 +39,28 @@ std::string InitrdWhat(const LoadOptions& o) {
 
 absl::StatusOr<LoadedKernel> DetectAndLoad(const GuestMemory& memory,
                                            const LoadOptions& options,
-                                           absl::Span<const uint8_t> bytes) {
+                                           const ImageReader& image) {
   const std::string what = KernelWhat(options);
-  if (IsBzImage(bytes)) {
+  // What the file is follows from its first bytes: the bzImage header at
+  // 0x1f1, the multiboot header in the first 8 KiB, the ELF identification.
+  std::vector<uint8_t> probe(std::min(image.size(), kMultibootSearchBytes));
+  SKIFF_RETURN_IF_ERROR(image.Read(0, absl::MakeSpan(probe)));
+  const bool bzimage = IsBzImage(probe);
+  std::optional<uint64_t> mb = FindMultibootHeader(probe);
+  const bool elf64 = IsElf(probe) && probe.size() > 4 && probe[4] == 2;
+  // A 64-bit ELF is a vmlinux unless it is plainly a multiboot kernel; it is
+  // read from the file a segment at a time.
+  if (!bzimage && elf64 && !mb) {
+    return LoadElfKernel(memory, what, image, options.prefer_pvh);
+  }
+  // The other formats are parsed (or decompressed) from memory.
+  HostBuffer storage;
+  SKIFF_ASSIGN_OR_RETURN(absl::Span<const uint8_t> bytes, image.All(storage));
+  if (bzimage) {
     return LoadBzImage(memory, what, bytes, options.bzimage_fast_path,
                        options.prefer_pvh);
   }
-  std::optional<uint64_t> mb = FindMultibootHeader(bytes);
-  if (IsElf(bytes) && bytes.size() > 4 && bytes[4] == 2 /* ELFCLASS64 */) {
-    // A 64-bit ELF is a vmlinux unless it is plainly a multiboot kernel.
-    if (!mb) return LoadElfKernel(memory, what, bytes, options.prefer_pvh);
+  if (elf64) {
     SKIFF_ASSIGN_OR_RETURN(ElfImage elf, ParseElf(what, bytes));
     if (elf.pvh_entry) {
       return LoadElfKernel(memory, what, bytes, options.prefer_pvh);
@@ -109,7 +123,7 @@ absl::Status WriteCmdline(const GuestMemory& memory, const std::string& what,
 
 absl::StatusOr<BootSetup> Boot(const GuestMemory& memory,
                                const LoadOptions& options,
-                               absl::Span<const uint8_t> kernel,
+                               const ImageReader& kernel,
                                const InitrdSource* initrd) {
   const std::string what = KernelWhat(options);
   if (LowRamEnd(memory) < 2 * kHighMemStart) {
@@ -199,22 +213,25 @@ absl::StatusOr<BootSetup> LoadKernelFromBytes(
     absl::Span<const uint8_t> kernel,
     std::optional<absl::Span<const uint8_t>> initrd) {
   if (kernel.empty()) return Invalid(KernelWhat(options), "file is empty");
-  if (!initrd) return Boot(memory, options, kernel, nullptr);
+  const ImageReader image(KernelWhat(options), kernel);
+  if (!initrd) return Boot(memory, options, image, nullptr);
   InitrdSource source{InitrdWhat(options), initrd->size(),
                       [&](absl::Span<uint8_t> dst) {
                         std::copy(initrd->begin(), initrd->end(), dst.begin());
                         return absl::OkStatus();
                       }};
-  return Boot(memory, options, kernel, &source);
+  return Boot(memory, options, image, &source);
 }
 
 absl::StatusOr<BootSetup> LoadKernel(const GuestMemory& memory,
                                      const LoadOptions& options) {
-  SKIFF_ASSIGN_OR_RETURN(HostBuffer kernel,
-                         ReadImageFile(KernelWhat(options), options.kernel_path,
-                                       memory.total_size(), "guest RAM"));
+  const std::string kernel_what = KernelWhat(options);
+  SKIFF_ASSIGN_OR_RETURN(OpenedImage file,
+                         OpenImageFileWithin(kernel_what, options.kernel_path,
+                                             memory.total_size(), "guest RAM"));
+  const ImageReader kernel(kernel_what, file);
   if (options.initrd_path.empty()) {
-    return Boot(memory, options, kernel.span(), nullptr);
+    return Boot(memory, options, kernel, nullptr);
   }
   const std::string what = InitrdWhat(options);
   SKIFF_ASSIGN_OR_RETURN(OpenedImage image,
@@ -223,7 +240,7 @@ absl::StatusOr<BootSetup> LoadKernel(const GuestMemory& memory,
   InitrdSource source{what, image.size, [&](absl::Span<uint8_t> dst) {
                         return ReadImageInto(what, image, dst);
                       }};
-  return Boot(memory, options, kernel.span(), &source);
+  return Boot(memory, options, kernel, &source);
 }
 
 }  // namespace skiff::boot

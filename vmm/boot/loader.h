@@ -74,7 +74,9 @@ struct BootSetup {
 };
 
 // Reads options.kernel_path (and initrd_path) and boots from them. Files are
-// refused before any host buffer is allocated when larger than guest RAM.
+// refused before any host buffer is allocated when larger than guest RAM. An
+// ELF vmlinux and the initrd are read straight into guest RAM (headers, then
+// each segment); a bzImage or multiboot kernel is read whole first.
 absl::StatusOr<BootSetup> LoadKernel(const GuestMemory& memory,
                                      const LoadOptions& options);
 

@@ -12,6 +12,7 @@
 #include "vmm/boot/boot_params.h"
 #include "vmm/boot/boot_test_util.h"
 #include "vmm/boot/errors.h"
+#include "vmm/boot/image_file.h"
 #include "vmm/boot/layout.h"
 #include "vmm/boot/test_images.h"
 
@@ -22,30 +23,6 @@ using ::testing::HasSubstr;
 using namespace ::skiff::boot::testing;  // NOLINT
 
 constexpr uint64_t kMem = 64 << 20;
-
-// A file in a fresh temporary directory, removed with it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "/skiff-boot-XXXXXX";
-    path_ = ::mkdtemp(pattern.data()) ? pattern : "";
-  }
-  ~TempDir() {
-    for (const std::string& f : files_) ::unlink(f.c_str());
-    ::rmdir(path_.c_str());
-  }
-  std::string Write(const std::string& name, const std::vector<uint8_t>& data) {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p, std::ios::binary)
-        .write(reinterpret_cast<const char*>(data.data()), data.size());
-    files_.push_back(p);
-    return p;
-  }
-
- private:
-  std::string path_;
-  std::vector<std::string> files_;
-};
 
 TEST(Loader, LoadsKernelAndInitrdFromFiles) {
   TempDir dir;
@@ -62,6 +39,81 @@ TEST(Loader, LoadsKernelAndInitrdFromFiles) {
   auto p = ReadGuestObj<BootParams>(*mem, kZeroPageAddr);
   EXPECT_EQ(Val(p.hdr.ramdisk_image), boot->initrd->first);
   EXPECT_EQ(Val(p.hdr.ramdisk_size), 0x10001u);
+}
+
+// A kernel read from a file, whether a range at a time (ELF vmlinux) or
+// whole (the other formats), boots exactly as the same bytes in memory.
+TEST(Loader, EveryFormatLoadsFromAFileAsFromBytes) {
+  ElfSpec pvh = VmlinuxSpec();
+  pvh.pvh_entry = 0x1000100;
+  BzImageSpec bz;
+  bz.payload = WithSize(Gzip(BuildElf(VmlinuxSpec())),
+                        static_cast<uint32_t>(BuildElf(VmlinuxSpec()).size()));
+  const struct {
+    const char* name;
+    std::vector<uint8_t> bytes;
+    const char* protocol;
+  } kernels[] = {
+      {"vmlinux", BuildElf(VmlinuxSpec()), "elf64"},
+      {"pvh", BuildElf(pvh), "pvh"},
+      {"bzImage", BuildBzImage(bz), "bzimage-payload-elf"},
+      {"multiboot", BuildMultibootAout(AoutSpec{}), "multiboot"},
+  };
+  TempDir dir;
+  for (const auto& k : kernels) {
+    SCOPED_TRACE(k.name);
+    std::vector<uint8_t> initrd = Bytes(0x3001, 5);
+    LoadOptions o = Options(dir.Write(k.name, k.bytes));
+    o.initrd_path = dir.Write("initrd", initrd);
+    auto from_file_mem = TestMemory(kMem);
+    auto from_file = LoadKernel(*from_file_mem, o);
+    ASSERT_TRUE(from_file.ok()) << from_file.status();
+    auto from_bytes_mem = TestMemory(kMem);
+    auto from_bytes = LoadKernelFromBytes(*from_bytes_mem, o, k.bytes,
+                                          absl::MakeConstSpan(initrd));
+    ASSERT_TRUE(from_bytes.ok()) << from_bytes.status();
+    EXPECT_EQ(from_file->protocol, k.protocol);
+    EXPECT_EQ(from_file->protocol, from_bytes->protocol);
+    EXPECT_EQ(from_file->regs.rip, from_bytes->regs.rip);
+    EXPECT_EQ(from_file->kernel_start, from_bytes->kernel_start);
+    EXPECT_EQ(from_file->kernel_end, from_bytes->kernel_end);
+    ASSERT_EQ(from_file->initrd, from_bytes->initrd);
+    ASSERT_TRUE(from_file->initrd.has_value());
+    EXPECT_EQ(
+        ReadGuest(*from_file_mem, from_file->initrd->first, initrd.size()),
+        initrd);
+    // Boot structures and the kernel.
+    EXPECT_TRUE(ReadGuest(*from_file_mem, 0, from_file->kernel_end) ==
+                ReadGuest(*from_bytes_mem, 0, from_file->kernel_end));
+  }
+}
+
+TEST(Loader, ImageReaderChecksRangesAndNoticesAShrunkFile) {
+  const std::vector<uint8_t> data = Bytes(0x3000, 7);
+  TempDir dir;
+  const std::string path = dir.Write("image", data);
+  auto file = OpenImageFile("kernel " + path, path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  const ImageReader from_file("kernel " + path, *file);
+  const ImageReader from_bytes("kernel /x", data);
+  for (const ImageReader* r : {&from_file, &from_bytes}) {
+    EXPECT_EQ(r->size(), 0x3000u);
+    std::vector<uint8_t> out(0x10);
+    ASSERT_TRUE(r->Read(0x2ff0, absl::MakeSpan(out)).ok());
+    EXPECT_EQ(out, std::vector<uint8_t>(data.end() - 0x10, data.end()));
+    EXPECT_THAT(r->Read(0x2ff1, absl::MakeSpan(out)).message(),
+                HasSubstr("read of 16 bytes at 0x2ff1 is past the end of the "
+                          "12288-byte image"));
+    EXPECT_THAT(r->Read(~uint64_t{0}, absl::MakeSpan(out)).message(),
+                HasSubstr("past the end"));
+    EXPECT_FALSE(r->InRange(0x10, ~uint64_t{0}));
+  }
+  ASSERT_EQ(::truncate(path.c_str(), 0x1000), 0);
+  std::vector<uint8_t> out(0x100);
+  EXPECT_THAT(from_file.Read(0x2000, absl::MakeSpan(out)).message(),
+              HasSubstr("kernel " + path +
+                        ": file shrank while being read (0 of 256 bytes at "
+                        "offset 0x2000)"));
 }
 
 TEST(Loader, FileErrorsNameTheFile) {
