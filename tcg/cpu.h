@@ -81,31 +81,47 @@ enum Vector : uint8_t {
 
 // One decoded instruction. Filled by Decode(); immutable afterwards, so it
 // can be cached and shared by every execution of the same bytes.
+//
+// 32 bytes, checked below: blocks (block_cache.h) pack their Insns into a
+// fixed-size arena, so every byte here is code the arena cannot hold, and
+// the run loop walks these arrays instruction by instruction. Fields whose
+// values need fewer bits are bit-fields; read them like the plain fields
+// (`i.addrsize * 8`), but they have no address, so pass them by value.
 struct Insn {
   Handler fn = nullptr;
-  uint64_t imm = 0;   // immediate, sign- or zero-extended as the op needs
-  int64_t disp = 0;   // memory displacement (sign-extended)
-  uint16_t imm2 = 0;  // second immediate (ENTER, far pointer selector)
-  uint16_t op = 0;    // map << 8 | opcode byte (map 0 one-byte, 1 0F, ...)
-  uint8_t len = 0;
+  // Immediate, sign- or zero-extended as the op needs; for MOV A0-A3 the
+  // moffs offset (up to 64 bits, zero-extended).
+  uint64_t imm = 0;
+  // A ModRM memory operand's displacement, sign-extended: x86 encodes at
+  // most 32 bits of it (Intel SDM vol. 2, 2.2.1.3). The instructions with a
+  // second immediate have no memory operand, so it shares the storage.
+  union {
+    int32_t disp = 0;
+    uint16_t imm2;  // second immediate (ENTER level, far pointer selector)
+  };
+  uint16_t op = 0;       // map << 8 | opcode byte (map 0 one-byte, 1 0F, ...)
+  uint8_t len = 0;       // instruction length in bytes (1..15)
   uint8_t opsize = 4;    // operand size in bytes: 1 (byte ops), 2, 4, 8
-  uint8_t addrsize = 8;  // address size in bytes: 2, 4, 8
-  uint8_t mod = 0;       // ModRM.mod; 3 means register operand
   uint8_t reg = 0;       // ModRM.reg with REX.R (or opcode low bits + REX.B)
   uint8_t rm = 0;        // ModRM.rm with REX.B (register when mod == 3)
   uint8_t base = 0xff;   // address base register, 0xff none
   uint8_t index = 0xff;  // address index register, 0xff none
-  uint8_t scale = 0;     // shift count for index
   uint8_t seg = kDs;     // effective segment for the memory operand
   uint8_t rep = 0;       // 0, 0xf2 (REPNE) or 0xf3 (REP/REPE)
-  bool lock = false;
-  bool rex = false;  // any REX prefix (selects SPL..DIL for byte regs)
-  bool rip_rel = false;
-  bool opsize_prefix = false;  // 0x66 seen (mandatory prefix for SSE maps)
-  bool has_modrm = false;
+  uint8_t addrsize : 4 = 8;  // address size in bytes: 2, 4, 8
+  uint8_t mod : 2 = 0;       // ModRM.mod; 3 means register operand
+  uint8_t scale : 2 = 0;     // shift count for index
+  bool lock : 1 = false;
+  bool rex : 1 = false;  // any REX prefix (selects SPL..DIL for byte regs)
+  bool rip_rel : 1 = false;
+  bool opsize_prefix : 1 = false;  // 0x66 seen (mandatory prefix for SSE maps)
+  bool has_modrm : 1 = false;
 
   bool is_mem() const { return has_modrm && mod != 3; }
 };
+// Blocks' instruction arrays take two thirds of the arena room they took
+// when every field had its own bytes (48).
+static_assert(sizeof(Insn) == 32, "Insn grew: blocks per arena shrink");
 
 // Lazily evaluated arithmetic flags: see flags.h.
 struct CpuState {

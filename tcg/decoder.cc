@@ -205,7 +205,8 @@ DecodeResult Decode(const uint8_t* bytes, int avail, int code_bits, Insn* out) {
     i.seg = static_cast<uint8_t>(seg_override);
   }
   if (f & kOpMoffs) {
-    i.disp = static_cast<int64_t>(r.Take(i.addrsize));
+    // Up to 64 bits, too wide for disp; MOV A0-A3 has no other immediate.
+    i.imm = r.Take(i.addrsize);
   }
 
   // Immediates.

@@ -33,7 +33,7 @@ enum OpFlag : uint16_t {
   kOpForce64 = 1 << 7,   // always 64-bit in 64-bit mode (near branches)
   kOpNo64 = 1 << 8,      // invalid (#UD) in 64-bit mode
   kOpLockable = 1 << 9,  // LOCK allowed (with a memory operand)
-  kOpMoffs = 1 << 10,    // address-size immediate offset (MOV A0-A3)
+  kOpMoffs = 1 << 10,    // address-size offset into imm (MOV A0-A3)
   kOpFar = 1 << 11,      // ptr16:16/32 operand: offset in imm, selector imm2
   kOpEnter = 1 << 12,    // imm16 then imm8 (ENTER): imm and imm2
   kOpGroup3 = 1 << 13,   // F6/F7: immediate only for /0 and /1 (TEST)

@@ -1,5 +1,6 @@
 #include "tcg/decoder.h"
 
+#include <cstdint>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -61,6 +62,58 @@ TEST(Decoder, SixteenBitAddressing) {
   EXPECT_EQ(i.index, kRdi);
   EXPECT_EQ(i.seg, kSs);
   EXPECT_EQ(i.addrsize, 2);
+}
+
+TEST(Decoder, OperandsOutsideTheDisplacement) {
+  // mov rax, [0x8877665544332211]: the 64-bit moffs lands in imm.
+  Insn i =
+      DecodeOk({0x48, 0xa1, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88});
+  EXPECT_EQ(i.len, 10);
+  EXPECT_EQ(i.fn, &OpMovMoffs);
+  EXPECT_EQ(i.imm, 0x8877665544332211u);
+  EXPECT_FALSE(i.is_mem());
+  // 67: mov [0x80000000], al: 32-bit moffs, zero-extended.
+  i = DecodeOk({0x67, 0xa2, 0, 0, 0, 0x80});
+  EXPECT_EQ(i.addrsize, 4);
+  EXPECT_EQ(i.imm, 0x80000000u);
+  // enter 0x1234, 3
+  i = DecodeOk({0xc8, 0x34, 0x12, 0x03});
+  EXPECT_EQ(i.imm, 0x1234u);
+  EXPECT_EQ(i.imm2, 3);
+  // jmp 0x0008:0x12345678 (32-bit code)
+  i = DecodeOk({0xea, 0x78, 0x56, 0x34, 0x12, 0x08, 0x00}, 32);
+  EXPECT_EQ(i.fn, &OpJmpFar);
+  EXPECT_EQ(i.imm, 0x12345678u);
+  EXPECT_EQ(i.imm2, 8);
+  // mov eax, [rax - 0x80000000]: the most negative displacement.
+  i = DecodeOk({0x8b, 0x80, 0, 0, 0, 0x80});
+  EXPECT_EQ(i.disp, INT32_MIN);
+}
+
+TEST(Decoder, PackedFieldsKeepTheirValues) {
+  // lock bts [r8 + r9*8 - 8], cx: f0 66 43 0f ab 4c c8 f8
+  Insn i = DecodeOk({0xf0, 0x66, 0x43, 0x0f, 0xab, 0x4c, 0xc8, 0xf8});
+  EXPECT_EQ(i.fn, &OpBt);
+  EXPECT_TRUE(i.lock);
+  EXPECT_TRUE(i.rex);
+  EXPECT_TRUE(i.opsize_prefix);
+  EXPECT_TRUE(i.has_modrm);
+  EXPECT_FALSE(i.rip_rel);
+  EXPECT_EQ(i.opsize, 2);
+  EXPECT_EQ(i.addrsize, 8);
+  EXPECT_EQ(i.mod, 1);
+  EXPECT_EQ(i.scale, 3);
+  EXPECT_EQ(i.base, 8);
+  EXPECT_EQ(i.index, 9);
+  EXPECT_EQ(i.disp, -8);
+  EXPECT_TRUE(i.is_mem());
+  // 67 in 64-bit code: 32-bit addressing; a register operand.
+  i = DecodeOk({0x67, 0x89, 0xd8});
+  EXPECT_EQ(i.addrsize, 4);
+  EXPECT_EQ(i.mod, 3);
+  EXPECT_FALSE(i.is_mem());
+  // 67 in 16-bit code: 32-bit addressing.
+  EXPECT_EQ(DecodeOk({0x67, 0x8b, 0x00}, 16).addrsize, 4);
 }
 
 TEST(Decoder, UnknownAndInvalidOpcodesDecodeToUd) {

@@ -30,7 +30,7 @@ ExecStatus OpMovRegImm(Cpu& c, const Insn& i) {
 }
 
 ExecStatus OpMovMoffs(Cpu& c, const Insn& i) {
-  const uint64_t off = static_cast<uint64_t>(i.disp) & SizeMask(i.addrsize);
+  const uint64_t off = i.imm & SizeMask(i.addrsize);  // the moffs
   if ((i.op & 0xff) < 0xa2) {
     uint64_t v;
     if (!c.Read(i.seg, off, i.opsize, &v)) return ExecStatus::kFault;

@@ -166,27 +166,41 @@ ExecStatus DoubleShift(Cpu& c, const Insn& i, bool left) {
 ExecStatus BitOp(Cpu& c, const Insn& i, int op, uint64_t offset, bool by_reg) {
   const int size = i.opsize;
   const int bits = size * 8;
-  Insn mi = i;
-  if (i.mod != 3 && by_reg) {
-    // A register bit offset addresses memory beyond the operand (signed).
-    const int64_t so = static_cast<int64_t>(SignExtend(offset, size));
-    const int64_t words = so >> (bits == 64 ? 6 : bits == 32 ? 5 : 4);
-    mi.disp += words * size;
-  }
   const unsigned bit = static_cast<unsigned>(offset) & (bits - 1);
   bool cf = false;
-  ExecStatus st;
-  if (op == 0) {
-    uint64_t v;
-    if (!c.ReadRm(mi, size, &v)) return ExecStatus::kFault;
+  auto update = [&](uint64_t v) {
     cf = (v >> bit) & 1;
-    st = ExecStatus::kNext;
-  } else {
-    st = RmwRm(c, mi, size, [&](uint64_t v) {
+    const uint64_t b = 1ull << bit;
+    return op == 1 ? (v | b) : op == 2 ? (v & ~b) : (v ^ b);
+  };
+  ExecStatus st;
+  if (i.mod == 3) {
+    uint64_t v;
+    c.ReadRm(i, size, &v);  // a register: cannot fault
+    if (op == 0) {
       cf = (v >> bit) & 1;
-      const uint64_t b = 1ull << bit;
-      return op == 1 ? (v | b) : op == 2 ? (v & ~b) : (v ^ b);
-    });
+      st = ExecStatus::kNext;
+    } else {
+      st = RmwRm(c, i, size, update);
+    }
+  } else {
+    uint64_t off = c.EffAddr(i);
+    if (by_reg) {
+      // A register bit offset addresses memory beyond the operand (signed,
+      // Intel SDM vol. 2, BT): up to 2^60 bytes away, so it is added here
+      // rather than folded into the 32-bit displacement.
+      const int64_t so = static_cast<int64_t>(SignExtend(offset, size));
+      const int64_t words = so >> (bits == 64 ? 6 : bits == 32 ? 5 : 4);
+      off = (off + static_cast<uint64_t>(words * size)) & SizeMask(i.addrsize);
+    }
+    if (op == 0) {
+      uint64_t v;
+      if (!c.Read(i.seg, off, size, &v)) return ExecStatus::kFault;
+      cf = (v >> bit) & 1;
+      st = ExecStatus::kNext;
+    } else {
+      st = RmwMem(c, i.seg, off, size, update, i.lock);
+    }
   }
   if (st == ExecStatus::kNext) c.SetArith(kFlagCf, cf ? kFlagCf : 0);
   return st;

@@ -1,5 +1,6 @@
 // Helpers shared by the ops_*.cc handler files: read-modify-write of the
-// ModRM operand (a real host atomic under LOCK), and flag utilities.
+// ModRM operand or of seg:off (a real host atomic under LOCK), and flag
+// utilities.
 //
 //   return RmwRm(c, i, i.opsize, [&](uint64_t v) { return Alu(c, op, sz, v, b);
 //   });
@@ -46,31 +47,26 @@ void CasLoop(uint8_t* host, F& f) {
   }
 }
 
-// Applies new = f(old) to the ModRM operand. With `atomic` (LOCK prefix, or
-// XCHG with memory) on naturally aligned guest RAM, this is a host
-// compare-and-swap loop so other vCPU threads observe one atomic update;
-// `f` may then run more than once and must only depend on `old`.
-// Misaligned, page-splitting or MMIO operands fall back to read-then-write.
+// Applies new = f(old) to the `size` bytes at seg:off (address-size wrap
+// already applied). With `atomic` (LOCK prefix, or XCHG with memory) on
+// naturally aligned guest RAM, this is a host compare-and-swap loop so other
+// vCPU threads observe one atomic update; `f` may then run more than once
+// and must only depend on `old`. Misaligned, page-splitting or MMIO operands
+// fall back to read-then-write.
 template <typename F>
-ExecStatus RmwRm(Cpu& c, const Insn& i, int size, F f, bool atomic = false) {
-  if (i.mod == 3) {
-    const uint64_t v = size == 1 ? c.Reg8(i.rm, i.rex) : c.Reg(i.rm, size);
-    c.WriteRm(i, size, f(v));
-    return ExecStatus::kNext;
-  }
-  const uint64_t off = c.EffAddr(i);
+ExecStatus RmwMem(Cpu& c, int seg, uint64_t off, int size, F& f, bool atomic) {
   // Translate for writing before reading: a read-modify-write faults as a
   // write (#PF error code W=1 even when the page is not present).
   uint8_t* h;
-  if (!c.HostPtrForRmw(i.seg, off, size, &h)) return ExecStatus::kFault;
-  if (h != nullptr && !atomic && !i.lock) {
+  if (!c.HostPtrForRmw(seg, off, size, &h)) return ExecStatus::kFault;
+  if (h != nullptr && !atomic) {
     uint64_t v = 0;
     std::memcpy(&v, h, static_cast<size_t>(size));
     v = f(v);
     std::memcpy(h, &v, static_cast<size_t>(size));
     return ExecStatus::kNext;
   }
-  if (atomic || i.lock) {
+  if (atomic) {
     if (h != nullptr && (reinterpret_cast<uintptr_t>(h) & (size - 1)) == 0) {
       switch (size) {
         case 1:
@@ -90,9 +86,20 @@ ExecStatus RmwRm(Cpu& c, const Insn& i, int size, F f, bool atomic = false) {
     }
   }
   uint64_t v;
-  if (!c.Read(i.seg, off, size, &v)) return ExecStatus::kFault;
-  if (!c.Write(i.seg, off, size, f(v))) return ExecStatus::kFault;
+  if (!c.Read(seg, off, size, &v)) return ExecStatus::kFault;
+  if (!c.Write(seg, off, size, f(v))) return ExecStatus::kFault;
   return ExecStatus::kNext;
+}
+
+// RmwMem on the ModRM operand (or its register), atomic also under LOCK.
+template <typename F>
+ExecStatus RmwRm(Cpu& c, const Insn& i, int size, F f, bool atomic = false) {
+  if (i.mod == 3) {
+    const uint64_t v = size == 1 ? c.Reg8(i.rm, i.rex) : c.Reg(i.rm, size);
+    c.WriteRm(i, size, f(v));
+    return ExecStatus::kNext;
+  }
+  return RmwMem(c, i.seg, c.EffAddr(i), size, f, atomic || i.lock);
 }
 
 // Port I/O through the VcpuIo of the running Run() call. Reads of ports

@@ -262,6 +262,32 @@ TEST_F(AsmTest, BitOps) {
   EXPECT_EQ(r.r11, 8);
 }
 
+// A register bit offset reaches up to 2^60 bytes from the operand: far
+// beyond the 32 bits of a displacement, so the interpreter must not fold it
+// into one. The address still wraps at the address size (67 prefix).
+TEST_F(AsmTest, BitOpsWithFarRegisterOffsets) {
+  Regs r = RunToHalt(R"(
+    mov qword [0x20008], 0
+    mov qword [0x20010], 0
+    mov rbx, 0xffffff0000020008  ; 0x20008 - 2^40
+    mov rcx, 0x80000000003       ; 2^43 + 3: bit 3, 2^40 bytes on
+    bts [rbx], rcx
+    mov rsi, 0x10000020010       ; 0x20010 + 2^40
+    mov rdx, 0xfffff80000000002  ; -2^43 + 2: bit 2, 2^40 bytes back
+    btc [rsi], rdx
+    mov ebx, 0x20008
+    mov rcx, 0x80000000005       ; bit 5, 2^40 bytes on: wraps to +0
+    bts [ebx], rcx
+    bt [rsi], rdx
+    setc al
+    mov r8, [0x20008]
+    mov r9, [0x20010]
+    hlt)");
+  EXPECT_EQ(r.r8, 0x28);
+  EXPECT_EQ(r.r9, 0x4);
+  EXPECT_EQ(r.rax & 0xff, 1);
+}
+
 TEST_F(AsmTest, StackCallRet) {
   Regs r = RunToHalt(R"(
     mov rsp, 0x80000
