@@ -72,11 +72,14 @@ struct Block {
 class BlockCache {
  public:
   // Index sets of kWays (one cache line each) and arena size: a Linux
-  // guest's hot kernel paths fit with room to spare, and the arena's pages
-  // only become resident as blocks fill it. A full arena starts over empty.
+  // guest's hot kernel paths fit, and the arena's pages only become
+  // resident as blocks fill it. A full arena starts over empty. The arena
+  // is all resident once a guest has booted, so its size is a trade: a boot
+  // to init decodes about 26 MB of blocks, and at 3 MiB a boot took no
+  // longer than at 4 MiB (2 MiB: 6% longer).
   static constexpr int kWays = 4;
   static constexpr size_t kSets = 4096;
-  static constexpr size_t kArenaBytes = 4u << 20;
+  static constexpr size_t kArenaBytes = 3u << 20;
 
   BlockCache();
   ~BlockCache();
