@@ -1,11 +1,14 @@
 // Tests for BlockCache (block_cache.h): lookups that re-validate bytes, LRU
-// sets, links, and the arena starting over when full.
+// sets, links, the arena starting over when full, and which instructions
+// end a block (EndsBlock, ops_fast.h).
 #include "tcg/block_cache.h"
 
 #include <cstdint>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tcg/decoder.h"
+#include "tcg/ops_fast.h"
 
 namespace skiff::tcg {
 namespace {
@@ -92,6 +95,40 @@ TEST(BlockCache, LinksMatchRipAndContext) {
       (BlockCache::FindLink(*a, 8, BlockCache::LinkContext(8, 0)) == nullptr) +
           (BlockCache::FindLink(*a, 16, ctx) == nullptr),
       1);
+}
+
+bool DecodedEndsBlock(std::vector<uint8_t> bytes) {
+  Insn i;
+  EXPECT_EQ(Decode(bytes.data(), static_cast<int>(bytes.size()), 64, &i),
+            DecodeResult::kOk);
+  return EndsBlock(i);
+}
+
+TEST(EndsBlock, PlainInstructionsContinueAndTheRestEnd) {
+  EXPECT_FALSE(DecodedEndsBlock({0x48, 0x89, 0xd8}));        // mov rax, rbx
+  EXPECT_FALSE(DecodedEndsBlock({0x83, 0xc0, 0x01}));        // add eax, 1
+  EXPECT_FALSE(DecodedEndsBlock({0x48, 0x8d, 0x43, 0x08}));  // lea
+  EXPECT_FALSE(DecodedEndsBlock({0x53}));                    // push rbx
+  EXPECT_FALSE(DecodedEndsBlock({0x5b}));                    // pop rbx
+  EXPECT_FALSE(DecodedEndsBlock({0x90}));                    // nop
+  EXPECT_FALSE(DecodedEndsBlock({0xf8}));                    // clc
+  EXPECT_FALSE(DecodedEndsBlock({0xff, 0x00}));              // inc dword [rax]
+  EXPECT_FALSE(DecodedEndsBlock({0xff, 0x30}));              // push qword [rax]
+  EXPECT_FALSE(DecodedEndsBlock({0x0f, 0xb1, 0x0b}));  // cmpxchg [rbx], ecx
+
+  EXPECT_TRUE(DecodedEndsBlock({0xc3}));              // ret
+  EXPECT_TRUE(DecodedEndsBlock({0xeb, 0x00}));        // jmp rel8
+  EXPECT_TRUE(DecodedEndsBlock({0x75, 0x00}));        // jne rel8
+  EXPECT_TRUE(DecodedEndsBlock({0xe8, 0, 0, 0, 0}));  // call rel32
+  EXPECT_TRUE(DecodedEndsBlock({0xff, 0x10}));        // call [rax]
+  EXPECT_TRUE(DecodedEndsBlock({0xff, 0xe0}));        // jmp rax
+  EXPECT_TRUE(DecodedEndsBlock({0xfa}));              // cli
+  EXPECT_TRUE(DecodedEndsBlock({0xfb}));              // sti
+  EXPECT_TRUE(DecodedEndsBlock({0xee}));              // out dx, al
+  EXPECT_TRUE(DecodedEndsBlock({0xf4}));              // hlt
+  EXPECT_TRUE(DecodedEndsBlock({0x0f, 0x22, 0xd8}));  // mov cr3, rax
+  EXPECT_TRUE(DecodedEndsBlock({0x48, 0xcf}));        // iretq
+  EXPECT_TRUE(DecodedEndsBlock({0x8e, 0xd8}));        // mov ds, ax
 }
 
 }  // namespace

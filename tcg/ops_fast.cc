@@ -6,7 +6,9 @@
 #include "tcg/ops_fast.h"
 
 #include <array>
+#include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <utility>
 
 #include "tcg/flags.h"
@@ -865,23 +867,57 @@ bool JccContinuesBlock(const Insn& i, int code_bits) {
   return i.fn == OpJcc && code_bits == 64 && i.opsize == 8;
 }
 
-bool EndsBlock(const Insn& i) {
-  const Handler fn = i.fn;
-  static constexpr Handler kPlain[] = {
-      OpAluRmR,     OpAluRRm,  OpAluAccImm,  OpGrp1,      OpIncDecReg,
-      OpGrp3,       OpGrp4,    OpImul2,      OpImul3,     OpCbw,
-      OpCwd,        OpTestRmR, OpTestAccImm, OpXadd,      OpCmpxchg,
-      OpGrp9,       OpGrp2,    OpShld,       OpShrd,      OpBt,
-      OpGrp8,       OpBsf,     OpBsr,        OpPopcnt,    OpBswap,
-      OpMovRmR,     OpMovRRm,  OpMovRmImm,   OpMovRegImm, OpMovMoffs,
-      OpMovzx,      OpMovsx,   OpMovsxd,     OpLea,       OpXchgRmR,
-      OpXchgAccReg, OpPushReg, OpPopReg,     OpPushImm,   OpPopRm,
-      OpCmov,       OpSetcc,   OpLeave,      OpPushf,     OpSahf,
-      OpLahf,       OpXlat,    OpNop,
-  };
-  for (Handler p : kPlain) {
-    if (fn == p) return false;
+namespace {
+
+// The handlers of instructions that never end a block: they change no
+// mode, paging, segment, IF/TF or control flow and do no port I/O.
+constexpr Handler kPlain[] = {
+    OpAluRmR,     OpAluRRm, OpAluAccImm, OpGrp1,     OpIncDecReg, OpGrp3,
+    OpGrp4,       OpImul2,  OpImul3,     OpCbw,      OpCwd,       OpTestRmR,
+    OpTestAccImm, OpXadd,   OpCmpxchg,   OpGrp9,     OpGrp2,      OpShld,
+    OpShrd,       OpBt,     OpGrp8,      OpBsf,      OpBsr,       OpPopcnt,
+    OpBswap,      OpMovRmR, OpMovRRm,    OpMovRmImm, OpMovRegImm, OpMovMoffs,
+    OpMovzx,      OpMovsx,  OpMovsxd,    OpLea,      OpXchgRmR,   OpXchgAccReg,
+    OpPushReg,    OpPopReg, OpPushImm,   OpPopRm,    OpCmov,      OpSetcc,
+    OpLeave,      OpPushf,  OpSahf,      OpLahf,     OpXlat,      OpNop,
+};
+
+// kPlain as an open-addressed hash set: EndsBlock runs for every decoded
+// instruction, and a scan of kPlain cost more than decoding some of them.
+class PlainHandlers {
+ public:
+  PlainHandlers() {
+    for (Handler p : kPlain) {
+      size_t k = Slot(p);
+      while (slots_[k] != nullptr) k = (k + 1) % kSlots;
+      slots_[k] = p;
+    }
   }
+  bool Contains(Handler fn) const {
+    for (size_t k = Slot(fn); slots_[k] != nullptr; k = (k + 1) % kSlots) {
+      if (slots_[k] == fn) return true;
+    }
+    return false;
+  }
+
+ private:
+  static constexpr size_t kSlots = 128;  // under 40% full
+  static_assert(std::size(kPlain) * 5 / 2 < kSlots);
+  static size_t Slot(Handler fn) {
+    return static_cast<size_t>(
+               (reinterpret_cast<uintptr_t>(fn) * 0x9e3779b97f4a7c15ull) >>
+               57) %
+           kSlots;
+  }
+  Handler slots_[kSlots] = {};
+};
+
+}  // namespace
+
+bool EndsBlock(const Insn& i) {
+  static const PlainHandlers plain;
+  const Handler fn = i.fn;
+  if (plain.Contains(fn)) return false;
   if (fn == OpFlagOp) {
     const int opb = i.op & 0xff;
     return opb == 0xfa || opb == 0xfb;  // CLI/STI change IF
