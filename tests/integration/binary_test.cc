@@ -65,6 +65,7 @@ TEST_F(SkiffBinary, HasNoInterpreterAndNoSharedLibraries) {
   }
 }
 
+#ifdef SKIFF_ORDER
 // The addresses of the binary's function symbols, from its .symtab.
 std::map<std::string, uint64_t> FunctionAddresses(int fd,
                                                   const Elf64_Ehdr& ehdr) {
@@ -96,6 +97,7 @@ std::map<std::string, uint64_t> FunctionAddresses(int fd,
   }
   return out;
 }
+#endif
 
 TEST_F(SkiffBinary, LaysOutItsCodeInTheListedOrder) {
 #ifndef SKIFF_ORDER
