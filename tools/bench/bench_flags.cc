@@ -233,10 +233,11 @@ absl::Status ResolveBootDefaults(BootOptions& o, const HostFacts& host) {
 std::string BootUsage() {
   return R"(usage: skiff-bench boot [options]
 
-Boots the guest N times per VMM, P at a time, and reports per phase (first
-guest instruction, first kernel console line, init, exit) the min/p50/p90/
-p99/max time since the VMM was spawned, the VMM's RSS beyond guest RAM, the
-creation rate and, with two VMMs, the skiff/qemu ratios of the medians.
+Boots the guest N times per VMM, P at a time, the VMMs taking turns a wave
+of P boots each, and reports per phase (first guest instruction, first
+kernel console line, init, exit) the min/p50/p90/p99/max time since the VMM
+was spawned, the VMM's RSS beyond guest RAM, the creation rate and, with
+two VMMs, the skiff/qemu ratios of the medians.
 
   --runs N             boots per VMM (default 5)
   --parallel P         boots at a time (default 1)

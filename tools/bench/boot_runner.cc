@@ -352,4 +352,31 @@ VmmResult RunBatch(const VmmSpec& spec, int runs, int parallel,
   return result;
 }
 
+std::vector<VmmResult> RunInterleaved(const std::vector<VmmSpec>& specs,
+                                      int runs, int parallel, double timeout_s,
+                                      const InterleavedProgressFn& progress) {
+  std::vector<VmmResult> results(specs.size());
+  for (size_t v = 0; v < specs.size(); ++v) {
+    results[v].name = specs[v].name;
+    results[v].command = specs[v].argv;
+  }
+  for (int done = 0; done < runs;) {
+    const int wave = std::min(std::max(parallel, 1), runs - done);
+    const bool last_wave = done + wave == runs;
+    for (size_t v = 0; v < specs.size(); ++v) {
+      const int64_t start = NowUs();
+      VmmResult part = RunBatch(specs[v], wave, parallel, timeout_s, nullptr);
+      for (BootRun& run : part.runs) results[v].runs.push_back(std::move(run));
+      // As one continuous batch counts: a wave holds its slots until its
+      // boots have exited, the last wave until its last init.
+      results[v].batch_seconds +=
+          last_wave ? part.batch_seconds
+                    : static_cast<double>(NowUs() - start) / 1e6;
+      if (progress) progress(v, done + wave, runs, OkCount(results[v]));
+    }
+    done += wave;
+  }
+  return results;
+}
+
 }  // namespace skiff::bench

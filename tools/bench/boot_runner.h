@@ -2,7 +2,7 @@
 // (console and stderr on pipes, stdin /dev/null), P at a time, and watches
 // the pipes and a pidfd with poll(2). Times are microseconds from just
 // before posix_spawn. RSS is sampled from /proc/<pid>/smaps the moment init
-// is seen.
+// is seen. Several VMMs take turns (RunInterleaved).
 //
 //   VmmSpec spec = SkiffSpec(options);
 //   VmmResult r = RunBatch(spec, options.runs, options.parallel,
@@ -51,6 +51,20 @@ using ProgressFn = std::function<void(int done, int total, int ok)>;
 // reason; the batch itself does not fail.
 VmmResult RunBatch(const VmmSpec& spec, int runs, int parallel,
                    double timeout_s, const ProgressFn& progress);
+
+// Called after each wave: (index into specs, finished, total, ok so far).
+using InterleavedProgressFn =
+    std::function<void(size_t vmm, int done, int total, int ok)>;
+
+// Runs `runs` boots of every VMM in `specs`, taking turns a wave of
+// `parallel` boots at a time (the first VMM's wave, then the second's, ...),
+// so that a change in the host's speed during the run reaches every VMM
+// alike and their ratios stay comparable. A VMM's batch_seconds counts as
+// one continuous batch of its boots would: each wave from its first spawn
+// until its boots have exited, the last wave until its last init.
+std::vector<VmmResult> RunInterleaved(const std::vector<VmmSpec>& specs,
+                                      int runs, int parallel, double timeout_s,
+                                      const InterleavedProgressFn& progress);
 
 }  // namespace skiff::bench
 

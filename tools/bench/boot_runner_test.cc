@@ -1,5 +1,10 @@
 #include "tools/bench/boot_runner.h"
 
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace skiff::bench {
@@ -111,6 +116,32 @@ TEST(BootRunner, CpuinfoKhz) {
             2096018);
   EXPECT_FALSE(ParseCpuinfoKhz("processor\t: 0\n"));
   EXPECT_FALSE(ParseCpuinfoKhz("cpu MHz\t: fast\n"));
+}
+
+TEST(BootRunner, VmmsTakeTurnsAWaveAtATime) {
+  const std::string log = ::testing::TempDir() + "/skiff-bench-turns.log";
+  std::remove(log.c_str());
+  auto vmm = [&log](const std::string& name) {
+    VmmSpec spec =
+        FakeVmm("echo " + name + " >> " + log + "; echo 'skiff-init: ready'");
+    spec.name = name;
+    return spec;
+  };
+  const std::vector<VmmResult> results =
+      RunInterleaved({vmm("a"), vmm("b")}, 5, 2, 30, nullptr);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].name, "a");
+  EXPECT_EQ(results[1].name, "b");
+  EXPECT_EQ(OkCount(results[0]), 5);
+  EXPECT_EQ(OkCount(results[1]), 5);
+  EXPECT_GT(results[0].batch_seconds, 0);
+  EXPECT_GT(CreationRate(results[1]), 0);
+  // Waves of two, then the fifth boot of each.
+  std::ifstream in(log);
+  std::string order, line;
+  while (std::getline(in, line)) order += line;
+  EXPECT_EQ(order, "aabbaabbab");
+  std::remove(log.c_str());
 }
 
 }  // namespace

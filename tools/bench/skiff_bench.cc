@@ -67,20 +67,21 @@ int Boot(const std::vector<std::string>& args) {
                               .memory_mib = o.memory_mib,
                               .timeout_s = o.timeout_s};
   const bool tty = isatty(STDERR_FILENO) == 1;
+  std::vector<VmmSpec> specs;
   for (const std::string& vmm : o.vmms) {
-    const VmmSpec spec = vmm == "qemu" ? QemuSpec(o, khz) : SkiffSpec(o);
-    ProgressFn progress;
-    if (tty) {
-      progress = [&vmm](int done, int total, int ok) {
-        std::fprintf(stderr, "\r\033[Kskiff-bench: %s %d/%d booted (%d ok)",
-                     vmm.c_str(), done, total, ok);
-        std::fflush(stderr);
-      };
-    }
-    report.vmms.push_back(
-        RunBatch(spec, o.runs, o.parallel, o.timeout_s, progress));
-    if (tty) std::fprintf(stderr, "\r\033[K");
+    specs.push_back(vmm == "qemu" ? QemuSpec(o, khz) : SkiffSpec(o));
   }
+  InterleavedProgressFn progress;
+  if (tty) {
+    progress = [&specs](size_t vmm, int done, int total, int ok) {
+      std::fprintf(stderr, "\r\033[Kskiff-bench: %s %d/%d booted (%d ok)",
+                   specs[vmm].name.c_str(), done, total, ok);
+      std::fflush(stderr);
+    };
+  }
+  report.vmms =
+      RunInterleaved(specs, o.runs, o.parallel, o.timeout_s, progress);
+  if (tty) std::fprintf(stderr, "\r\033[K");
   std::cout << FormatTable(report);
   int rc = 0;
   if (!o.json_path.empty()) {
