@@ -52,11 +52,6 @@ absl::Status ReadImageAt(const std::string& what, const OpenedImage& image,
 
 }  // namespace
 
-absl::Status ReadImageInto(const std::string& what, const OpenedImage& image,
-                           absl::Span<uint8_t> out) {
-  return ReadImageAt(what, image, 0, out);
-}
-
 absl::Status ImageReader::Read(uint64_t offset, absl::Span<uint8_t> out) const {
   if (!InRange(offset, out.size())) {
     return Invalid(what_,

@@ -28,14 +28,11 @@ struct OpenedImage {
 absl::StatusOr<OpenedImage> OpenImageFile(const std::string& what,
                                           const std::string& path);
 
-// Reads exactly out.size() bytes from the start of the file.
-absl::Status ReadImageInto(const std::string& what, const OpenedImage& image,
-                           absl::Span<uint8_t> out);
-
-// Random access to a kernel image: bytes already in host memory, or an open
-// file read on demand, so that a loader copies what it needs (headers, then
-// each segment) straight into guest RAM without a host copy of the whole
-// file. Both forms check every range against the size.
+// Random access to a kernel or initrd image: bytes already in host memory,
+// or an open file read on demand, so that a loader copies what it needs
+// (headers, then each segment; the whole initrd) straight into guest RAM
+// without a host copy of the whole file. Both forms check every range
+// against the size.
 class ImageReader {
  public:
   // `what` prefixes error messages; `bytes` or `file` must outlive the
@@ -45,6 +42,7 @@ class ImageReader {
   ImageReader(std::string what, const OpenedImage& file)
       : what_(std::move(what)), file_(&file), size_(file.size) {}
 
+  const std::string& what() const { return what_; }
   uint64_t size() const { return size_; }
   bool InRange(uint64_t offset, uint64_t len) const {
     return offset <= size_ && len <= size_ - offset;

@@ -1,7 +1,6 @@
 #include "vmm/boot/loader.h"
 
 #include <algorithm>
-#include <functional>
 #include <vector>
 
 #include "base/status_macros.h"
@@ -21,12 +20,6 @@ namespace skiff::boot {
 namespace {
 
 constexpr uint64_t k4GiB = 1ull << 32;
-
-struct InitrdSource {
-  std::string what;
-  uint64_t size = 0;
-  std::function<absl::Status(absl::Span<uint8_t>)> read_into;
-};
 
 std::string KernelWhat(const LoadOptions& o) {
   return o.kernel_path.empty() ? "kernel"
@@ -124,7 +117,7 @@ absl::Status WriteCmdline(const GuestMemory& memory, const std::string& what,
 absl::StatusOr<BootSetup> Boot(const GuestMemory& memory,
                                const LoadOptions& options,
                                const ImageReader& kernel,
-                               const InitrdSource* initrd) {
+                               const ImageReader* initrd) {
   const std::string what = KernelWhat(options);
   if (LowRamEnd(memory) < 2 * kHighMemStart) {
     return absl::InvalidArgumentError(
@@ -150,20 +143,21 @@ absl::StatusOr<BootSetup> Boot(const GuestMemory& memory,
 
   BootSetup boot;
   if (initrd != nullptr) {
-    if (initrd->size == 0) return Invalid(initrd->what, "file is empty");
+    if (initrd->size() == 0) return Invalid(initrd->what(), "file is empty");
     // initrd_addr_max is the highest byte the initrd may occupy (boot.rst).
     const uint64_t limit = std::min<uint64_t>(k.initrd_addr_max, k4GiB - 1) + 1;
     std::optional<uint64_t> addr =
-        PlaceHigh(e820, initrd->size, AlignUp(k.end, kPageSize), limit);
+        PlaceHigh(e820, initrd->size(), AlignUp(k.end, kPageSize), limit);
     if (!addr) {
-      return Invalid(initrd->what,
+      return Invalid(initrd->what(),
                      "%s does not fit below 0x%x above the kernel's end 0x%x",
-                     HumanSize(initrd->size), limit - 1, k.end);
+                     HumanSize(initrd->size()), limit - 1, k.end);
     }
     SKIFF_ASSIGN_OR_RETURN(absl::Span<uint8_t> dst,
-                           memory.Slice(GuestAddr(*addr), initrd->size));
-    SKIFF_RETURN_IF_ERROR(initrd->read_into(dst));
-    boot.initrd = std::make_pair(*addr, initrd->size);
+                           memory.Slice(GuestAddr(*addr), initrd->size()));
+    // Straight into guest RAM once placed: no host copy of the initrd.
+    SKIFF_RETURN_IF_ERROR(initrd->Read(0, dst));
+    boot.initrd = std::make_pair(*addr, initrd->size());
   }
 
   SKIFF_RETURN_IF_ERROR(WriteGdt(memory));
@@ -215,12 +209,8 @@ absl::StatusOr<BootSetup> LoadKernelFromBytes(
   if (kernel.empty()) return Invalid(KernelWhat(options), "file is empty");
   const ImageReader image(KernelWhat(options), kernel);
   if (!initrd) return Boot(memory, options, image, nullptr);
-  InitrdSource source{InitrdWhat(options), initrd->size(),
-                      [&](absl::Span<uint8_t> dst) {
-                        std::copy(initrd->begin(), initrd->end(), dst.begin());
-                        return absl::OkStatus();
-                      }};
-  return Boot(memory, options, image, &source);
+  const ImageReader initrd_image(InitrdWhat(options), *initrd);
+  return Boot(memory, options, image, &initrd_image);
 }
 
 absl::StatusOr<BootSetup> LoadKernel(const GuestMemory& memory,
@@ -234,13 +224,10 @@ absl::StatusOr<BootSetup> LoadKernel(const GuestMemory& memory,
     return Boot(memory, options, kernel, nullptr);
   }
   const std::string what = InitrdWhat(options);
-  SKIFF_ASSIGN_OR_RETURN(OpenedImage image,
+  SKIFF_ASSIGN_OR_RETURN(OpenedImage initrd_file,
                          OpenImageFile(what, options.initrd_path));
-  // Read straight into guest RAM once placed: no host copy of the initrd.
-  InitrdSource source{what, image.size, [&](absl::Span<uint8_t> dst) {
-                        return ReadImageInto(what, image, dst);
-                      }};
-  return Boot(memory, options, kernel, &source);
+  const ImageReader initrd(what, initrd_file);
+  return Boot(memory, options, kernel, &initrd);
 }
 
 }  // namespace skiff::boot
