@@ -133,8 +133,8 @@ absl::StatusOr<ElfImage> ParseElf(const std::string& what,
   }
   std::vector<uint8_t> table(phentsize * h.phnum);
   SKIFF_RETURN_IF_ERROR(file.Read(h.phoff, absl::MakeSpan(table)));
+  const absl::Span<const uint8_t> phdrs(table);
   for (int i = 0; i < h.phnum; ++i) {
-    const absl::Span<const uint8_t> phdrs(table);
     uint64_t at = i * phentsize;
     uint32_t type;
     ElfSegment seg;

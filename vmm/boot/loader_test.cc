@@ -44,17 +44,17 @@ TEST(Loader, LoadsKernelAndInitrdFromFiles) {
 // A kernel read from a file, whether a range at a time (ELF vmlinux) or
 // whole (the other formats), boots exactly as the same bytes in memory.
 TEST(Loader, EveryFormatLoadsFromAFileAsFromBytes) {
+  const std::vector<uint8_t> vmlinux = BuildElf(VmlinuxSpec());
   ElfSpec pvh = VmlinuxSpec();
   pvh.pvh_entry = 0x1000100;
   BzImageSpec bz;
-  bz.payload = WithSize(Gzip(BuildElf(VmlinuxSpec())),
-                        static_cast<uint32_t>(BuildElf(VmlinuxSpec()).size()));
+  bz.payload = WithSize(Gzip(vmlinux), static_cast<uint32_t>(vmlinux.size()));
   const struct {
     const char* name;
     std::vector<uint8_t> bytes;
     const char* protocol;
   } kernels[] = {
-      {"vmlinux", BuildElf(VmlinuxSpec()), "elf64"},
+      {"vmlinux", vmlinux, "elf64"},
       {"pvh", BuildElf(pvh), "pvh"},
       {"bzImage", BuildBzImage(bz), "bzimage-payload-elf"},
       {"multiboot", BuildMultibootAout(AoutSpec{}), "multiboot"},
