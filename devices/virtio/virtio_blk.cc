@@ -173,6 +173,7 @@ absl::Status VirtioBlk::Activate(const GuestMemory& mem, uint64_t features,
   queue_ = std::move(queues[0]);
   interrupt_ = interrupt;
   broken_ = false;
+  rescan_ = false;
   return absl::OkStatus();
 }
 
@@ -181,6 +182,8 @@ void VirtioBlk::Reset() {
   queue_.reset();
   interrupt_ = nullptr;
   broken_ = false;
+  rescan_ = false;
+  deferred_error_ = absl::OkStatus();
   ++generation_;
 }
 
@@ -194,40 +197,90 @@ bool VirtioBlk::InRange(uint64_t sector, uint64_t sectors) const {
 }
 
 absl::Status VirtioBlk::ProcessQueue(uint32_t queue) {
-  std::vector<BlockRequest> batch;
-  absl::Status error;
   std::vector<std::unique_ptr<BlockBackend>> idle;
   {
     absl::MutexLock lock(&mu_);
     // Old backends whose last request completed since: destroyed below,
     // outside mu_ and outside any of their own callbacks.
     if (!retired_.empty()) idle = TakeIdleRetiredLocked();
-    if (queue != 0 || !queue_.has_value() || broken_) return absl::OkStatus();
-    const uint64_t generation = generation_;
-    for (;;) {
-      absl::StatusOr<bool> got = queue_->Pop(chain_);
-      if (!got.ok()) {
-        broken_ = true;
-        error = got.status();
-        break;
-      }
-      if (!*got) {
+    if (queue != 0) return absl::OkStatus();
+    if (!deferred_error_.ok()) return std::exchange(deferred_error_, {});
+  }
+  return Pass();
+}
+
+void VirtioBlk::PassFromDevice() {
+  absl::Status error = Pass();
+  if (error.ok()) return;
+  if (log_limiter_.Allow()) {
+    SKIFF_LOG(kWarn, "virtio-blk: request queue broken: %s",
+              std::string(error.message()));
+  }
+  absl::MutexLock lock(&mu_);
+  deferred_error_ = std::move(error);
+}
+
+absl::Status VirtioBlk::Pass() {
+  absl::Status error;
+  for (;;) {
+    std::vector<BlockRequest> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!queue_.has_value() || broken_ || in_pass_) return error;
+      const uint64_t generation = generation_;
+      rescan_ = false;
+      for (;;) {
+        absl::StatusOr<bool> got = queue_->Pop(chain_);
+        if (!got.ok()) {
+          broken_ = true;
+          error = got.status();
+          // So that the transport hears of it on the driver's next notify.
+          queue_->EnableNotification();
+          break;
+        }
+        if (*got) {
+          Parse(chain_, generation, batch);
+          continue;
+        }
+        // Requests in flight: their completions come back here, so the
+        // driver need not notify.
+        if (in_flight_ + batch.size() > 0) {
+          queue_->DisableNotification();
+          rescan_ = true;
+          break;
+        }
         // §2.7.10: re-arm notifications, then catch what raced with it.
         if (!queue_->EnableNotification()) break;
-        continue;
       }
-      Parse(chain_, generation, batch);
+      in_flight_ += batch.size();
+      in_pass_ = true;
     }
-    in_flight_ += batch.size();
-    in_pass_ = true;
+    // Unlocked: the backend may complete requests inline, which takes mu_.
+    for (BlockRequest& r : batch) backend_->Submit(std::move(r));
+    if (!batch.empty()) backend_->Kick();
+    absl::MutexLock lock(&mu_);
+    in_pass_ = false;
+    PublishLocked();
+    // All of them completed inline: nothing is left to look again.
+    if (!rescan_ || in_flight_ > 0 || paused_ || !error.ok()) return error;
   }
-  // Unlocked: the backend may complete requests inline, which takes mu_.
-  for (BlockRequest& r : batch) backend_->Submit(std::move(r));
-  if (!batch.empty()) backend_->Kick();
+}
+
+void VirtioBlk::Pause() {
   absl::MutexLock lock(&mu_);
-  in_pass_ = false;
-  PublishLocked();
-  return error;
+  paused_ = true;
+}
+
+void VirtioBlk::Resume() {
+  bool rescan;
+  {
+    absl::MutexLock lock(&mu_);
+    paused_ = false;
+    rescan = rescan_;
+  }
+  // The driver did not notify for what it added while notifications were
+  // off; the transport replays only the notifications it held.
+  if (rescan) PassFromDevice();
 }
 
 void VirtioBlk::PublishLocked() {
@@ -275,6 +328,7 @@ std::unique_ptr<BlockBackend> VirtioBlk::NoteRetiredDoneLocked(
 void VirtioBlk::OnBackendDone(const std::shared_ptr<Request>& req,
                               int64_t expected, int64_t result) {
   std::unique_ptr<BlockBackend> idle;
+  bool rescan;
   {
     absl::MutexLock lock(&mu_);
     --in_flight_;
@@ -290,12 +344,16 @@ void VirtioBlk::OnBackendDone(const std::shared_ptr<Request>& req,
       Finish(*req);
       if (!in_pass_) PublishLocked();
     }
+    rescan = rescan_ && !in_pass_ && !paused_;
   }
   // This runs inside one of that backend's own callbacks: it is destroyed
   // once the callback has returned.
   if (idle != nullptr) {
     options_.defer([backend = std::move(idle)]() mutable { backend.reset(); });
   }
+  // On the device thread: a ring error here is reported by the next pass
+  // the transport runs (the queue is marked broken).
+  if (rescan) PassFromDevice();
 }
 
 void VirtioBlk::Parse(const DescriptorChain& chain, uint64_t generation,

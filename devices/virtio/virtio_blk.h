@@ -28,8 +28,14 @@
 // (virtio 1.2 §4.2.2, Linux virtblk_config_changed re-reads the capacity).
 // RefreshCapacity does the same for the same backend resized on the host.
 //
-// Pause (VirtioDevice::Pause): nothing to hold back, blk only writes guest
-// memory for requests the driver queued; WaitIdle waits for those in flight.
+// Notifications: while requests are in flight the device does not re-arm
+// queue notifications when the ring runs empty; each completion looks at
+// the ring again instead, and the last one re-arms them (§2.7.10). A driver
+// that keeps the queue busy then adds requests without an MMIO exit and
+// without waking the device thread for each one.
+//
+// Pause (VirtioDevice::Pause): requests the driver queued complete (WaitIdle
+// waits for them) but start no new ones until Resume.
 //
 // Thread-safety: see virtio_device.h. The backend is driven only from
 // ProcessQueue's thread; its completions run there too. mu_ guards the
@@ -178,6 +184,8 @@ class VirtioBlk : public VirtioDevice {
   VirtioBlkConfig config() const ABSL_LOCKS_EXCLUDED(mu_);
   // Requests handed to a backend and not completed yet.
   size_t in_flight() const ABSL_LOCKS_EXCLUDED(mu_);
+  void Pause() override ABSL_LOCKS_EXCLUDED(mu_);
+  void Resume() override ABSL_LOCKS_EXCLUDED(mu_);
   // Old backends still finishing requests (after SwapBackend).
   size_t retired_backends() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -189,6 +197,13 @@ class VirtioBlk : public VirtioDevice {
 
  private:
   struct Request;
+  // Pops, parses and submits every request the driver has made available;
+  // runs again when requests submitted in it completed inline meanwhile.
+  absl::Status Pass() ABSL_LOCKS_EXCLUDED(mu_);
+  // A pass the device starts itself (a completion, Resume): a ring error
+  // is logged and kept for the transport's next ProcessQueue, which the
+  // driver's next notification brings.
+  void PassFromDevice() ABSL_LOCKS_EXCLUDED(mu_);
   // Parses one chain. Either completes it at once (bad request, GET_ID)
   // or appends backend requests to `out`.
   void Parse(const DescriptorChain& chain, uint64_t generation,
@@ -244,6 +259,10 @@ class VirtioBlk : public VirtioDevice {
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   // Inside a ProcessQueue pass: completions wait for its end to publish.
   bool in_pass_ ABSL_GUARDED_BY(mu_) = false;
+  // Notifications are off until a completion looks at the ring again.
+  bool rescan_ ABSL_GUARDED_BY(mu_) = false;
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status deferred_error_ ABSL_GUARDED_BY(mu_);
   size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   DescriptorChain chain_ ABSL_GUARDED_BY(mu_);  // reused between pops
   // Bumped by SwapBackend; a Request remembers the backend it went to.

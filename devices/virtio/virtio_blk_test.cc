@@ -345,6 +345,83 @@ TEST(VirtioBlk, EventIdxSuppressesInterruptsTheDriverDidNotAskFor) {
   EXPECT_EQ(g.irq.rising_edges(), 1);
 }
 
+// While requests are in flight the driver need not notify: each completion
+// looks at the ring again, and the last one re-arms notifications.
+void NotificationsOffWhileInFlight(bool event_idx) {
+  Guest g({.deferred = true, .drop_features = event_idx ? 0 : kEventIdx});
+  ASSERT_EQ((g.features & kEventIdx) != 0, event_idx);
+  g.Post(kVirtioBlkTIn, 0, g.driver->Alloc(512), 512, true);
+  g.driver->Notify(0);
+  ASSERT_EQ(g.backend->pending(), 1u);
+  const uint16_t old = g.queue->avail_idx();
+  GuestAddr later[2];
+  for (GuestAddr& status : later) {
+    status = g.Post(kVirtioBlkTIn, 1, g.driver->Alloc(512), 512, true);
+  }
+  EXPECT_FALSE(g.queue->NeedsNotify(old, event_idx));
+  // The completion of the first request starts the two added since.
+  g.backend->CompleteNext();
+  EXPECT_EQ(g.backend->pending(), 2u);
+  EXPECT_EQ(g.Status(later[0]), 0xee);
+  g.backend->CompleteAll();
+  for (GuestAddr status : later) EXPECT_EQ(g.Status(status), kVirtioBlkSOk);
+  EXPECT_EQ(g.device->in_flight(), 0u);
+  EXPECT_EQ(g.backend->kicks(), 2);
+  // Nothing in flight: the next request must be notified again.
+  const uint16_t idle = g.queue->avail_idx();
+  g.Post(kVirtioBlkTIn, 2, g.driver->Alloc(512), 512, true);
+  EXPECT_TRUE(g.queue->NeedsNotify(idle, event_idx));
+  g.driver->Notify(0);
+  EXPECT_EQ(g.backend->pending(), 1u);
+}
+
+TEST(VirtioBlk, NoNotifyNeededWhileRequestsAreInFlightEventIdx) {
+  NotificationsOffWhileInFlight(true);
+}
+
+TEST(VirtioBlk, NoNotifyNeededWhileRequestsAreInFlightFlags) {
+  NotificationsOffWhileInFlight(false);
+}
+
+TEST(VirtioBlk, InlineCompletionsLeaveNotificationsOn) {
+  Guest g({.drop_features = 0});
+  const uint16_t old = g.queue->avail_idx();
+  EXPECT_EQ(g.Run(kVirtioBlkTIn, 0, g.driver->Alloc(512), 512, true),
+            kVirtioBlkSOk);
+  g.Post(kVirtioBlkTIn, 0, g.driver->Alloc(512), 512, true);
+  EXPECT_TRUE(g.queue->NeedsNotify(static_cast<uint16_t>(old + 1), true));
+}
+
+TEST(VirtioBlk, PausedDeviceStartsNothingUntilResume) {
+  Guest g({.deferred = true, .drop_features = 0});
+  g.Post(kVirtioBlkTIn, 0, g.driver->Alloc(512), 512, true);
+  g.driver->Notify(0);
+  GuestAddr later = g.Post(kVirtioBlkTIn, 1, g.driver->Alloc(512), 512, true);
+  g.mmio->Pause();
+  g.backend->CompleteAll();
+  g.device->WaitIdle();
+  EXPECT_EQ(g.backend->pending(), 0u);
+  g.mmio->Resume();
+  EXPECT_EQ(g.backend->pending(), 1u);
+  g.backend->CompleteAll();
+  EXPECT_EQ(g.Status(later), kVirtioBlkSOk);
+}
+
+TEST(VirtioBlk, MalformedRingFoundByACompletionNeedsResetOnNextNotify) {
+  Guest g({.deferred = true, .drop_features = 0});
+  g.Post(kVirtioBlkTIn, 0, g.driver->Alloc(512), 512, true);
+  g.driver->Notify(0);
+  const uint16_t old = g.queue->avail_idx();
+  g.queue->WriteDesc(5, {0x2000, 16, kVirtqDescFNext, 6});
+  g.queue->WriteDesc(6, {0x2000, 16, kVirtqDescFNext, 5});
+  g.queue->PushAvail(5);
+  g.backend->CompleteAll();
+  EXPECT_FALSE(g.driver->status() & kStatusNeedsReset);
+  EXPECT_TRUE(g.queue->NeedsNotify(old, true));
+  g.driver->Notify(0);
+  EXPECT_TRUE(g.driver->status() & kStatusNeedsReset);
+}
+
 TEST(VirtioBlk, ResetDropsCompletionsOfTheOldQueue) {
   Guest g({.deferred = true});
   GuestAddr status = g.Post(kVirtioBlkTIn, 0, g.driver->Alloc(512), 512, true);

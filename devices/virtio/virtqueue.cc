@@ -224,11 +224,22 @@ bool Virtqueue::EnableNotification() {
     Store16(used_.data() + kUsedRing + 8u * size_, next_avail_,
             __ATOMIC_RELAXED);
   } else {
-    // We never set NO_NOTIFY, but a fresh ring may hold anything.
     Store16(used_.data() + kUsedFlags, 0, __ATOMIC_RELAXED);
   }
   std::atomic_thread_fence(std::memory_order_seq_cst);
   return AvailIdx() != next_avail_;
+}
+
+void Virtqueue::DisableNotification() {
+  if (event_idx_) {
+    // The driver notifies when its new avail->idx passes avail_event; one
+    // behind the next entry we read, no addition passes it (until the
+    // 16-bit index wraps all the way round, which costs one notification).
+    Store16(used_.data() + kUsedRing + 8u * size_,
+            static_cast<uint16_t>(next_avail_ - 1), __ATOMIC_RELAXED);
+  } else {
+    Store16(used_.data() + kUsedFlags, kVirtqUsedFNoNotify, __ATOMIC_RELAXED);
+  }
 }
 
 }  // namespace skiff::devices

@@ -151,6 +151,11 @@ class Virtqueue {
   // buffer (§2.7.10). Returns true if buffers arrived meanwhile, in which
   // case the caller should Pop again instead of sleeping.
   bool EnableNotification();
+  // Asks the driver not to notify for the buffers it adds from now on, for
+  // a device that will look at the ring again by itself (§2.7.10:
+  // avail_event behind next_avail, or used->flags NO_NOTIFY without
+  // EVENT_IDX). EnableNotification undoes it.
+  void DisableNotification();
 
   // Driver's avail->idx as last loaded (for tests and diagnostics).
   uint16_t AvailIdx() const;

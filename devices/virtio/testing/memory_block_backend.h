@@ -43,12 +43,16 @@ class MemoryBlockBackend : public BlockBackend {
   void Kick() override { ++kicks_; }
 
   // Deferred mode: completes every queued request in submission order.
+  // Requests submitted by those completions complete too.
   void CompleteAll() {
-    while (!pending_.empty()) {
-      BlockRequest r = std::move(pending_.front());
-      pending_.pop_front();
-      Complete(r);
-    }
+    while (!pending_.empty()) CompleteNext();
+  }
+  // Deferred mode: completes the oldest queued request only.
+  void CompleteNext() {
+    if (pending_.empty()) return;
+    BlockRequest r = std::move(pending_.front());
+    pending_.pop_front();
+    Complete(r);
   }
   // The next completion of every request fails with `error` (e.g. -EIO).
   void FailNext(int error) { fail_next_ = error; }

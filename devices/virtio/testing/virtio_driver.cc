@@ -61,6 +61,12 @@ uint16_t DriverQueue::avail_event() const {
       .value_or(0);
 }
 
+bool DriverQueue::NeedsNotify(uint16_t old, bool event_idx) const {
+  if (event_idx) return VringNeedEvent(avail_event(), avail_idx(), old);
+  return !(mem_.ReadObj<uint16_t>(layout_.used).value_or(0) &
+           kVirtqUsedFNoNotify);
+}
+
 uint16_t DriverQueue::used_idx() const {
   return mem_.ReadObj<uint16_t>(layout_.used + 2).value_or(0);
 }

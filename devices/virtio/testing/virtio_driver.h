@@ -71,6 +71,9 @@ class DriverQueue {
   void SetAvailFlags(uint16_t flags);
   void SetUsedEvent(uint16_t idx);
   uint16_t avail_event() const;
+  // Whether a driver that has just made entries [old, avail_idx()) available
+  // must notify (§2.7.10 under EVENT_IDX, else used->flags NO_NOTIFY).
+  bool NeedsNotify(uint16_t old, bool event_idx) const;
   uint16_t used_idx() const;
 
  private:
