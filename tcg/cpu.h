@@ -152,6 +152,9 @@ struct CpuState {
 
   // Derived from the above on every mode change (Cpu::UpdateMode).
   uint8_t cpl = 0;
+  // TlbTagIndex(kind, cpl == 3) - kind: 3 at CPL 3, else 0, so that the
+  // TLB fast path at the current privilege needs no compare.
+  uint8_t user_tag = 0;
   uint8_t code_bits = 16;       // 16, 32 or 64: current code segment mode
   bool long_mode = false;       // EFER.LMA
   bool paging = false;          // CR0.PG
@@ -166,25 +169,58 @@ struct CpuState {
 // interrupt shadow (STI, MOV SS) is active.
 using skiff::InterruptSource;
 
-// A software TLB entry: one 4 KiB linear page.
-struct TlbEntry {
-  uint64_t tag = ~0ull;     // linear page address, ~0 when invalid
-  uint8_t* host = nullptr;  // host page, nullptr when the page is not RAM
-  uint64_t phys = 0;        // guest-physical page address
-  uint8_t allow = 0;        // kAllow* bits
-  bool global = false;
-};
-
-inline constexpr int kTlbSize = 256;
-// Access kinds for permission checks, also the TlbEntry::allow bits.
+// Access kinds for permission checks; with the privilege they select a
+// TlbEntry tag (TlbTagIndex).
 enum AccessKind : uint8_t {
   kAccRead = 0,
   kAccWrite = 1,
   kAccExec = 2,
 };
+// Permission bits a page walk reports (Cpu::Walk): bit kind + 3 * user.
 inline uint8_t AllowBit(AccessKind kind, bool user) {
   return static_cast<uint8_t>(1u << (kind + (user ? 3 : 0)));
 }
+inline int TlbTagIndex(AccessKind kind, bool user) {
+  return kind + (user ? 3 : 0);
+}
+
+// A software TLB entry: one 4 KiB linear page, laid out the way QEMU's
+// softmmu TLB is, so that a hit costs one compare: tag[TlbTagIndex(kind,
+// user)] equals the linear page address exactly when the translation allows
+// that access and the page is RAM. Its low 12 bits (zero in a page address)
+// say why not otherwise:
+//   kTlbMmio    the page is not RAM: every access takes the slow path,
+//               which reaches the device (set in all six tags);
+//   kTlbDenied  the cached translation does not allow this access (a
+//               permission the page lacks, or a write to a page whose D bit
+//               is clear, which must walk to set it): the slow path walks.
+// An empty entry has every tag ~0, which no page address matches, with or
+// without kTlbMmio cleared. So tag[k] & ~0xfff is the entry's page for any
+// k of a filled entry.
+struct TlbEntry {
+  static constexpr uint64_t kTlbMmio = 1;
+  static constexpr uint64_t kTlbDenied = 2;
+  static constexpr uint64_t kTlbGlobal = 1;  // in `phys`
+
+  uint64_t tag[6] = {~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull};
+  // RAM: the host address of linear `lin` in this page is lin + addend.
+  uintptr_t addend = 0;
+  // Guest-physical page address, | kTlbGlobal for a global translation
+  // (CR4.PGE and PTE.G), which a non-global flush keeps.
+  uint64_t phys = 0;
+
+  uint64_t page() const { return tag[0] & ~0xfffull; }
+  uint64_t phys_page() const { return phys & ~0xfffull; }
+  bool global() const { return phys & kTlbGlobal; }
+  bool ram() const { return !(tag[0] & kTlbMmio); }
+  // The host address of `lin` (in this page); RAM entries only.
+  uint8_t* host(uint64_t lin) const {
+    return reinterpret_cast<uint8_t*>(static_cast<uintptr_t>(lin) + addend);
+  }
+};
+static_assert(sizeof(TlbEntry) == 64, "one cache line per TLB entry");
+
+inline constexpr int kTlbSize = 256;
 
 struct PendingFault {
   uint8_t vector = 0;
@@ -339,32 +375,28 @@ class Cpu {
   // implicit supervisor access such as a descriptor table read). Returns
   // false with pending_fault set on #PF/#GP.
   bool ReadLin(uint64_t lin, int size, uint64_t* out, bool user) {
-    if (const uint8_t* p = TlbHost(lin, size, kAccRead, user)) {
-      uint64_t v = 0;
-      std::memcpy(&v, p, size);
-      *out = v;
-      return true;
-    }
-    return ReadLinSlow(lin, size, out, user);
+    return ReadLinTag(lin, size, out, TlbTagIndex(kAccRead, user));
   }
   bool WriteLin(uint64_t lin, int size, uint64_t v, bool user) {
-    if (uint8_t* p = TlbHost(lin, size, kAccWrite, user)) {
-      NoteCodeWrite(p, size);
-      std::memcpy(p, &v, size);
-      return true;
-    }
-    return WriteLinSlow(lin, size, v, user);
+    return WriteLinTag(lin, size, v, TlbTagIndex(kAccWrite, user));
+  }
+  // The same at the current privilege level (user when CPL is 3).
+  bool ReadLin(uint64_t lin, int size, uint64_t* out) {
+    return ReadLinTag(lin, size, out, kAccRead + s.user_tag);
+  }
+  bool WriteLin(uint64_t lin, int size, uint64_t v) {
+    return WriteLinTag(lin, size, v, kAccWrite + s.user_tag);
   }
   // seg:off accesses at the current privilege level.
   bool Read(int seg, uint64_t off, int size, uint64_t* out) {
     uint64_t lin = Linear(seg, off);
     if (!CheckLinear(seg, lin)) return false;
-    return ReadLin(lin, size, out, s.cpl == 3);
+    return ReadLin(lin, size, out);
   }
   bool Write(int seg, uint64_t off, int size, uint64_t v) {
     uint64_t lin = Linear(seg, off);
     if (!CheckLinear(seg, lin)) return false;
-    return WriteLin(lin, size, v, s.cpl == 3);
+    return WriteLin(lin, size, v);
   }
   // Non-canonical linear addresses raise #GP (or #SS for the stack).
   bool CheckLinear(int seg, uint64_t lin) {
@@ -421,24 +453,28 @@ class Cpu {
   // pending_fault (#PF) on failure.
   bool Translate(uint64_t lin, AccessKind kind, bool user, TlbEntry** out);
   // The TLB entry for `lin` when it is cached and allows `kind` with
-  // `user`'s privilege; nullptr when only a page walk can tell.
+  // `user`'s privilege, RAM or not; nullptr when only a page walk can tell.
   TlbEntry* TlbHit(uint64_t lin, AccessKind kind, bool user) {
     TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
-    if (e.tag != (lin & ~0xfffull) || !(e.allow & AllowBit(kind, user))) {
+    if ((e.tag[TlbTagIndex(kind, user)] & ~TlbEntry::kTlbMmio) !=
+        (lin & ~0xfffull)) {
       return nullptr;
     }
     return &e;
   }
-  // The host address of the `size` bytes at `lin` when the TLB already
-  // maps them for `kind` with `user`'s privilege, all in one page of RAM;
-  // nullptr when only the slow path (a walk, a fault, MMIO, an access split
-  // across pages) can do the access.
+  // The host address of the `size` (>= 1) bytes at `lin` when the TLB
+  // already maps them for `kind` with `user`'s privilege, all in one page of
+  // RAM; nullptr when only the slow path (a walk, a fault, MMIO, an access
+  // split across pages) can do the access.
   uint8_t* TlbHost(uint64_t lin, uint64_t size, AccessKind kind, bool user) {
-    const TlbEntry* e = TlbHit(lin, kind, user);
-    if (e == nullptr || e->host == nullptr || (lin & 0xfff) + size > 4096) {
-      return nullptr;
-    }
-    return e->host + (lin & 0xfff);
+    const TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
+    return TlbMatch(e, lin, size, TlbTagIndex(kind, user)) ? e.host(lin)
+                                                           : nullptr;
+  }
+  // The same at the current privilege level.
+  uint8_t* TlbHost(uint64_t lin, uint64_t size, AccessKind kind) {
+    const TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
+    return TlbMatch(e, lin, size, kind + s.user_tag) ? e.host(lin) : nullptr;
   }
   void FlushTlb(bool include_global);
   void FlushTlbPage(uint64_t lin);
@@ -482,12 +518,12 @@ class Cpu {
   // tell (the caller then fetches through FetchPage, which may fault).
   bool FetchHostViaTlb(uint64_t lin, const uint8_t** host, uint64_t* phys) {
     if (FetchHost(lin, host, phys)) return true;
-    const TlbEntry* e = TlbHit(lin, kAccExec, s.cpl == 3);
-    if (e == nullptr || e->host == nullptr ||
+    const TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
+    if (!TlbMatch(e, lin, 1, kAccExec + s.user_tag) ||
         (s.code_bits == 64 && !IsCanonical(lin))) {
       return false;
     }
-    SetFetchPage(lin, e->host + (lin & 0xfff), e->phys + (lin & 0xfff));
+    SetFetchPage(lin, e.host(lin), e.phys_page() + (lin & 0xfff));
     return FetchHost(lin, host, phys);
   }
   // Changes whenever a translation may: every TLB flush. Block links
@@ -500,6 +536,36 @@ class Cpu {
   }
 
  private:
+  // Whether entry `e` (lin's slot) maps the `size` bytes at `lin`, all in
+  // its page of RAM, for tag `tag` (TlbTagIndex). The tag is compared with
+  // the page of the last byte: an access that crosses into the next page
+  // cannot match (the next page has the next slot), as in QEMU's softmmu.
+  static bool TlbMatch(const TlbEntry& e, uint64_t lin, uint64_t size,
+                       int tag) {
+    return e.tag[tag] == ((lin + size - 1) & ~0xfffull);
+  }
+  // ReadLin/WriteLin for tag kAccRead/kAccWrite + (user ? 3 : 0). A hit
+  // does the access here; everything else goes to the slow path.
+  bool ReadLinTag(uint64_t lin, int size, uint64_t* out, int tag) {
+    const TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
+    if (TlbMatch(e, lin, static_cast<uint64_t>(size), tag)) {
+      uint64_t v = 0;
+      std::memcpy(&v, e.host(lin), size);
+      *out = v;
+      return true;
+    }
+    return ReadLinSlow(lin, size, out, tag >= 3);
+  }
+  bool WriteLinTag(uint64_t lin, int size, uint64_t v, int tag) {
+    const TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
+    if (TlbMatch(e, lin, static_cast<uint64_t>(size), tag)) {
+      uint8_t* p = e.host(lin);
+      NoteCodeWrite(p, size);
+      std::memcpy(p, &v, size);
+      return true;
+    }
+    return WriteLinSlow(lin, size, v, tag >= 3);
+  }
   bool ReadLinSlow(uint64_t lin, int size, uint64_t* out, bool user);
   bool WriteLinSlow(uint64_t lin, int size, uint64_t v, bool user);
   bool Walk(uint64_t lin, AccessKind kind, bool user, uint64_t* phys,
@@ -507,7 +573,7 @@ class Cpu {
 
   const GuestMemory& memory_;
   DecodeCache* cache_;
-  std::array<TlbEntry, kTlbSize> tlb_{};
+  alignas(64) std::array<TlbEntry, kTlbSize> tlb_{};
   uint64_t fetch_tag_ = ~0ull;
   uint64_t tlb_epoch_ = 0;
   uint8_t* fetch_host_ = nullptr;

@@ -65,7 +65,7 @@ void Cpu::FlushTlb(bool include_global) {
   fetch_tag_ = ~0ull;
   ++tlb_epoch_;
   for (TlbEntry& e : tlb_) {
-    if (include_global || !e.global) e = TlbEntry();
+    if (include_global || !e.global()) e = TlbEntry();
   }
 }
 
@@ -73,7 +73,7 @@ void Cpu::FlushTlbPage(uint64_t lin) {
   fetch_tag_ = ~0ull;
   ++tlb_epoch_;
   TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
-  if (e.tag == (lin & ~0xfffull)) e = TlbEntry();
+  if (e.page() == (lin & ~0xfffull)) e = TlbEntry();
 }
 
 void Cpu::UpdateMode() {
@@ -87,6 +87,7 @@ void Cpu::UpdateMode() {
     s.code_bits = s.seg[kCs].db ? 32 : 16;
   }
   s.cpl = s.protected_mode ? (s.seg[kCs].selector & 3) : 0;
+  s.user_tag = static_cast<uint8_t>(TlbTagIndex(kAccRead, s.cpl == 3));
   if (old_paging != s.paging) FlushTlb(true);
 }
 
@@ -219,12 +220,17 @@ bool Cpu::Translate(uint64_t lin, AccessKind kind, bool user, TlbEntry** out) {
   } else if (!Walk(lin, kind, user, &phys, &allow, &global)) {
     return false;
   }
-  e.tag = page;
-  e.phys = phys;
-  e.allow = allow;
-  e.global = global;
   absl::Span<uint8_t> span = memory_.TrySlice(GuestAddr(phys), 4096);
-  e.host = span.empty() ? nullptr : span.data();
+  const uint64_t base = page | (span.empty() ? TlbEntry::kTlbMmio : 0);
+  const uint64_t denied = ~static_cast<uint64_t>(allow);
+  for (int k = 0; k < 6; ++k) {
+    static_assert(TlbEntry::kTlbDenied == 2, "allow bit k clear -> bit 1");
+    e.tag[k] = base | (((denied >> k) & 1) << 1);
+  }
+  e.addend = span.empty() ? 0
+                          : reinterpret_cast<uintptr_t>(span.data()) -
+                                static_cast<uintptr_t>(page);
+  e.phys = phys | (global ? TlbEntry::kTlbGlobal : 0);
   *out = &e;
   return true;
 }
@@ -234,21 +240,21 @@ bool Cpu::ReadLinSlow(uint64_t lin, int size, uint64_t* out, bool user) {
   TlbEntry* e;
   if (off + size <= 4096) {
     if (!Translate(lin, kAccRead, user, &e)) return false;
-    if (e->host != nullptr) {
+    if (e->ram()) {
       uint64_t v = 0;
-      std::memcpy(&v, e->host + off, size);
+      std::memcpy(&v, e->host(lin), size);
       *out = v;
       return true;
     }
-    return ReadPhys(e->phys + off, size, out);
+    return ReadPhys(e->phys_page() + off, size, out);
   }
   // Split across two pages: translate both before reading either.
   const int first = static_cast<int>(4096 - off);
   uint64_t pa1, pa2;
   if (!Translate(lin, kAccRead, user, &e)) return false;
-  pa1 = e->phys + off;
+  pa1 = e->phys_page() + off;
   if (!Translate(lin + first, kAccRead, user, &e)) return false;
-  pa2 = e->phys;
+  pa2 = e->phys_page();
   uint64_t lo, hi;
   ReadPhys(pa1, first, &lo);
   ReadPhys(pa2, size - first, &hi);
@@ -261,19 +267,20 @@ bool Cpu::WriteLinSlow(uint64_t lin, int size, uint64_t v, bool user) {
   TlbEntry* e;
   if (off + size <= 4096) {
     if (!Translate(lin, kAccWrite, user, &e)) return false;
-    if (e->host != nullptr) {
-      NoteCodeWrite(e->host + off, size);
-      std::memcpy(e->host + off, &v, size);
+    if (e->ram()) {
+      uint8_t* p = e->host(lin);
+      NoteCodeWrite(p, size);
+      std::memcpy(p, &v, size);
       return true;
     }
-    return WritePhys(e->phys + off, size, v);
+    return WritePhys(e->phys_page() + off, size, v);
   }
   const int first = static_cast<int>(4096 - off);
   uint64_t pa1, pa2;
   if (!Translate(lin, kAccWrite, user, &e)) return false;
-  pa1 = e->phys + off;
+  pa1 = e->phys_page() + off;
   if (!Translate(lin + first, kAccWrite, user, &e)) return false;
-  pa2 = e->phys;
+  pa2 = e->phys_page();
   WritePhys(pa1, first, v);
   WritePhys(pa2, size - first, v >> (first * 8));
   return true;
@@ -294,8 +301,8 @@ bool Cpu::HostPtrForRmw(int seg, uint64_t off, int size, uint8_t** host) {
     return Translate(lin + (4096 - (lin & 0xfff)), kAccWrite, user, &e);
   }
   if (!Translate(lin, kAccWrite, user, &e)) return false;
-  if (e->host != nullptr) {
-    *host = e->host + (lin & 0xfff);
+  if (e->ram()) {
+    *host = e->host(lin);
     NoteCodeWrite(*host, size);
   }
   return true;
@@ -324,10 +331,10 @@ int Cpu::FetchPage(uint64_t lin, uint8_t* buf, int max, uint64_t* phys) {
   if (!Translate(lin, kAccExec, s.cpl == 3, &e)) return 0;
   const uint64_t off = lin & 0xfff;
   const int n = static_cast<int>(std::min<uint64_t>(max, 4096 - off));
-  *phys = e->phys + off;
-  if (e->host == nullptr) return -1;
-  std::memcpy(buf, e->host + off, n);
-  SetFetchPage(lin, e->host + off, *phys);
+  *phys = e->phys_page() + off;
+  if (!e->ram()) return -1;
+  std::memcpy(buf, e->host(lin), n);
+  SetFetchPage(lin, e->host(lin), *phys);
   return n;
 }
 

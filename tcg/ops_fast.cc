@@ -232,14 +232,13 @@ inline bool Canonical(Cpu& c, const Insn& i, uint64_t lin) {
 template <int kSize, int kEa>
 inline bool Load(Cpu& c, const Insn& i, uint64_t* v) {
   const uint64_t lin = Ea64<kEa>(c, i);
-  return Canonical(c, i, lin) && c.ReadLin(lin, kSize, v, c.s.cpl == 3);
+  return Canonical(c, i, lin) && c.ReadLin(lin, kSize, v);
 }
 
 template <int kSize, int kEa>
 inline bool Store(Cpu& c, const Insn& i, uint64_t v) {
   const uint64_t lin = Ea64<kEa>(c, i);
-  return Canonical(c, i, lin) &&
-         c.WriteLin(lin, kSize, v & kMask<kSize>, c.s.cpl == 3);
+  return Canonical(c, i, lin) && c.WriteLin(lin, kSize, v & kMask<kSize>);
 }
 
 template <int kSize, int kEa>
@@ -287,9 +286,8 @@ ExecStatus AluMem(Cpu& c, const Insn& i) {
     return ExecStatus::kNext;
   } else {
     const uint64_t lin = Ea64<kEa>(c, i);
-    uint8_t* p = c.IsCanonical(lin)
-                     ? c.TlbHost(lin, kSize, kAccWrite, c.s.cpl == 3)
-                     : nullptr;
+    uint8_t* p =
+        c.IsCanonical(lin) ? c.TlbHost(lin, kSize, kAccWrite) : nullptr;
     if (p == nullptr) return kImm ? OpGrp1(c, i) : OpAluRmR(c, i);
     uint64_t a = 0;
     std::memcpy(&a, p, kSize);
@@ -359,7 +357,7 @@ inline bool Push64(Cpu& c, uint64_t v) {
     c.pending_fault = {kStackFault, true, 0};
     return false;
   }
-  if (!c.WriteLin(sp, 8, v, c.s.cpl == 3)) return false;
+  if (!c.WriteLin(sp, 8, v)) return false;
   c.s.gpr[kRsp] = sp;
   return true;
 }
@@ -370,7 +368,7 @@ inline bool Pop64(Cpu& c, uint64_t* v) {
     c.pending_fault = {kStackFault, true, 0};
     return false;
   }
-  if (!c.ReadLin(sp, 8, v, c.s.cpl == 3)) return false;
+  if (!c.ReadLin(sp, 8, v)) return false;
   c.s.gpr[kRsp] = sp + 8;
   return true;
 }
