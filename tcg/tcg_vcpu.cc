@@ -225,7 +225,17 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
       }
       if (b == nullptr) {
         uint64_t phys;
-        if (!c.FetchHostViaTlb(c.Linear(kCs, s.rip), &host, &phys)) return 0;
+        const uint64_t lin = c.Linear(kCs, s.rip);
+        if (!c.FetchHostViaTlb(lin, &host, &phys)) {
+          // A code TLB miss: walk here and go on with blocks. A fault (or
+          // code outside RAM) is left to Step, which fetches again and
+          // raises it.
+          uint8_t byte;
+          if (c.FetchPage(lin, &byte, 1, &phys) <= 0 ||
+              !c.FetchHostViaTlb(lin, &host, &phys)) {
+            return 0;
+          }
+        }
         b = blocks_.Lookup(phys, s.code_bits, host);
         if (b == nullptr) {
           b = blocks_.Build(phys, s.code_bits, host,
