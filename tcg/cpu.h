@@ -195,8 +195,9 @@ inline int TlbTagIndex(AccessKind kind, bool user) {
 //               permission the page lacks, or a write to a page whose D bit
 //               is clear, which must walk to set it): the slow path walks.
 // An empty entry has every tag ~0, which no page address matches, with or
-// without kTlbMmio cleared. So tag[k] & ~0xfff is the entry's page for any
-// k of a filled entry.
+// without kTlbMmio cleared. Pages are canonical (Translate refuses others),
+// so a hit implies a canonical address. So tag[k] & ~0xfff is the entry's page
+// for any k of a filled entry.
 struct TlbEntry {
   static constexpr uint64_t kTlbMmio = 1;
   static constexpr uint64_t kTlbDenied = 2;

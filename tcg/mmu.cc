@@ -205,6 +205,12 @@ bool Cpu::Walk(uint64_t lin, AccessKind kind, bool user, uint64_t* phys,
 }
 
 bool Cpu::Translate(uint64_t lin, AccessKind kind, bool user, TlbEntry** out) {
+  // Callers check first and raise #GP or #SS; refusing here as well keeps
+  // every TLB tag canonical, which the fast paths rely on (ops_fast.cc).
+  if (!IsCanonical(lin)) {
+    pending_fault = {kGp, true, 0};
+    return false;
+  }
   if (TlbEntry* hit = TlbHit(lin, kind, user)) {
     *out = hit;
     return true;

@@ -229,16 +229,38 @@ inline bool Canonical(Cpu& c, const Insn& i, uint64_t lin) {
   return false;
 }
 
+// A TLB hit needs no canonical check: tags only ever hold canonical pages
+// (Cpu::Translate), so the check runs on the way to the slow path only.
+template <int kSize>
+inline bool ReadHit(Cpu& c, uint64_t lin, uint64_t* v) {
+  const uint8_t* p = c.TlbHost(lin, kSize, kAccRead);
+  if (p == nullptr) return false;
+  uint64_t x = 0;
+  std::memcpy(&x, p, kSize);
+  *v = x;
+  return true;
+}
+template <int kSize>
+inline bool WriteHit(Cpu& c, uint64_t lin, uint64_t v) {
+  uint8_t* p = c.TlbHost(lin, kSize, kAccWrite);
+  if (p == nullptr) return false;
+  c.NoteCodeWrite(p, kSize);
+  std::memcpy(p, &v, kSize);
+  return true;
+}
+
 template <int kSize, int kEa>
 inline bool Load(Cpu& c, const Insn& i, uint64_t* v) {
   const uint64_t lin = Ea64<kEa>(c, i);
-  return Canonical(c, i, lin) && c.ReadLin(lin, kSize, v);
+  return ReadHit<kSize>(c, lin, v) ||
+         (Canonical(c, i, lin) && c.ReadLin(lin, kSize, v));
 }
 
 template <int kSize, int kEa>
 inline bool Store(Cpu& c, const Insn& i, uint64_t v) {
   const uint64_t lin = Ea64<kEa>(c, i);
-  return Canonical(c, i, lin) && c.WriteLin(lin, kSize, v & kMask<kSize>);
+  return WriteHit<kSize>(c, lin, v & kMask<kSize>) ||
+         (Canonical(c, i, lin) && c.WriteLin(lin, kSize, v & kMask<kSize>));
 }
 
 template <int kSize, int kEa>
@@ -286,8 +308,7 @@ ExecStatus AluMem(Cpu& c, const Insn& i) {
     return ExecStatus::kNext;
   } else {
     const uint64_t lin = Ea64<kEa>(c, i);
-    uint8_t* p =
-        c.IsCanonical(lin) ? c.TlbHost(lin, kSize, kAccWrite) : nullptr;
+    uint8_t* p = c.TlbHost(lin, kSize, kAccWrite);  // a hit is canonical
     if (p == nullptr) return kImm ? OpGrp1(c, i) : OpAluRmR(c, i);
     uint64_t a = 0;
     std::memcpy(&a, p, kSize);
@@ -353,6 +374,10 @@ ExecStatus Lea64(Cpu& c, const Insn& i) {
 
 inline bool Push64(Cpu& c, uint64_t v) {
   const uint64_t sp = c.s.gpr[kRsp] - 8;
+  if (WriteHit<8>(c, sp, v)) {
+    c.s.gpr[kRsp] = sp;
+    return true;
+  }
   if (!c.IsCanonical(sp)) {
     c.pending_fault = {kStackFault, true, 0};
     return false;
@@ -364,6 +389,10 @@ inline bool Push64(Cpu& c, uint64_t v) {
 
 inline bool Pop64(Cpu& c, uint64_t* v) {
   const uint64_t sp = c.s.gpr[kRsp];
+  if (ReadHit<8>(c, sp, v)) {
+    c.s.gpr[kRsp] = sp + 8;
+    return true;
+  }
   if (!c.IsCanonical(sp)) {
     c.pending_fault = {kStackFault, true, 0};
     return false;

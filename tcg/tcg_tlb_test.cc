@@ -215,5 +215,31 @@ TEST_F(AsmTest, AccessesCrossingCachedPagesSplit) {
   EXPECT_EQ(r.rdx, 0x1122334455667788u);
 }
 
+// The hot handlers skip the canonical check on a TLB hit: an address that
+// differs from a cached page only in bits 63:48 must still miss and fault.
+TEST_F(AsmTest, NonCanonicalAliasOfACachedPageFaults) {
+  Regs r = RunToHalt(R"(
+    mov rax, [0x37000]        ; cached for reads
+    mov rax, 0x0f00000000037000
+    mov rbx, [rax]
+    hlt)");
+  EXPECT_EQ(r.r14, 13u);
+  EXPECT_EQ(m_->Read64(r.rsp), 0u);
+  r = RunToHalt(R"(
+    mov qword [0x37000], 1    ; cached for writes
+    mov rax, 0x8000000000037000
+    add qword [rax], 1
+    hlt)");
+  EXPECT_EQ(r.r14, 13u);
+  EXPECT_EQ(m_->Read64(0x37000), 1u);
+  r = RunToHalt(R"(
+    mov qword [0x37000], 1
+    mov rax, 0xffff000000037000
+    mov qword [rax], 2
+    hlt)");
+  EXPECT_EQ(r.r14, 13u);
+  EXPECT_EQ(m_->Read64(0x37000), 1u);
+}
+
 }  // namespace
 }  // namespace skiff::tcg::testing
