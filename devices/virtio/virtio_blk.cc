@@ -351,8 +351,7 @@ void VirtioBlk::OnBackendDone(const std::shared_ptr<Request>& req,
   if (idle != nullptr) {
     options_.defer([backend = std::move(idle)]() mutable { backend.reset(); });
   }
-  // On the device thread: a ring error here is reported by the next pass
-  // the transport runs (the queue is marked broken).
+  // Requests the driver added while notifications were off.
   if (rescan) PassFromDevice();
 }
 
