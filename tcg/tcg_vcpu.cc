@@ -198,6 +198,39 @@ inline ExecStatus ExecBlock(Cpu& c, const Insn*& in, uint64_t& rip,
 
 }  // namespace
 
+// The block at RIP through the TLB and the index, built if missing, and
+// linked from `prev` (when it may be); nullptr when only Step can go on (a
+// fetch fault, code outside RAM, an instruction that straddles a page).
+// Out of line: it keeps the hot loop's registers free.
+const Block* TcgVcpu::FindBlock(const Block* prev, uint64_t context,
+                                const uint8_t** host) {
+  Cpu& c = cpu_;
+  CpuState& s = c.s;
+  const uint64_t generation = blocks_.generation();
+  uint64_t phys;
+  const uint64_t lin = c.Linear(kCs, s.rip);
+  if (!c.FetchHostViaTlb(lin, host, &phys)) {
+    // A code TLB miss: walk here and go on with blocks. A fault (or code
+    // outside RAM) is left to Step, which fetches again and raises it.
+    uint8_t byte;
+    if (c.FetchPage(lin, &byte, 1, &phys) <= 0 ||
+        !c.FetchHostViaTlb(lin, host, &phys)) {
+      return nullptr;
+    }
+  }
+  const Block* b = blocks_.Lookup(phys, s.code_bits, *host);
+  if (b == nullptr) {
+    b = blocks_.Build(phys, s.code_bits, *host,
+                      static_cast<int>(4096 - (phys & 0xfff)));
+    if (b == nullptr) return nullptr;
+  }
+  // A Build that emptied the cache killed `prev`.
+  if (prev != nullptr && generation == blocks_.generation()) {
+    BlockCache::AddLink(*prev, s.rip, context, b, *host);
+  }
+  return b;
+}
+
 // The hot loop: block after block while nothing needs the run loop (kick,
 // instruction limit, a pending interrupt with IF=1, an interrupt shadow).
 // Per block: a fetch-page check and a lookup with one byte compare against
@@ -224,27 +257,8 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
         }
       }
       if (b == nullptr) {
-        uint64_t phys;
-        const uint64_t lin = c.Linear(kCs, s.rip);
-        if (!c.FetchHostViaTlb(lin, &host, &phys)) {
-          // A code TLB miss: walk here and go on with blocks. A fault (or
-          // code outside RAM) is left to Step, which fetches again and
-          // raises it.
-          uint8_t byte;
-          if (c.FetchPage(lin, &byte, 1, &phys) <= 0 ||
-              !c.FetchHostViaTlb(lin, &host, &phys)) {
-            return 0;
-          }
-        }
-        b = blocks_.Lookup(phys, s.code_bits, host);
-        if (b == nullptr) {
-          b = blocks_.Build(phys, s.code_bits, host,
-                            static_cast<int>(4096 - (phys & 0xfff)));
-          if (b == nullptr) return 0;
-        }
-        if (linkable && prev_generation == blocks_.generation()) {
-          BlockCache::AddLink(*prev, s.rip, context, b, host);
-        }
+        b = FindBlock(linkable ? prev : nullptr, context, &host);
+        if (b == nullptr) return 0;
       }
     }
     prev = b;

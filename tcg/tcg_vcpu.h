@@ -101,6 +101,8 @@ class TcgVcpu : public VcpuBackend {
   // there is no block (RIP's page is not the current fetch page, or its
   // first instruction crosses the page): then Step() runs one instruction.
   int RunBlocks(VcpuExit* exit);
+  [[gnu::noinline]] const Block* FindBlock(const Block* prev, uint64_t context,
+                                           const uint8_t** host);
   // Finishes an instruction that returned `st` (fault delivery, HLT...).
   // Returns false when Run() must return `*exit`.
   bool Finish(ExecStatus st, VcpuExit* exit);
