@@ -388,6 +388,16 @@ class Cpu {
   bool WriteLin(uint64_t lin, int size, uint64_t v) {
     return WriteLinTag(lin, size, v, kAccWrite + s.user_tag);
   }
+  // Only the TLB-hit half of those: the access is done and true returned
+  // when the TLB maps it; false, with nothing done and no fault, otherwise.
+  // Tags only ever hold canonical pages (Translate), so a hit needs no
+  // canonical check: callers make it on the way to the slow path.
+  bool ReadLinHit(uint64_t lin, int size, uint64_t* out) {
+    return ReadHitTag(lin, size, out, kAccRead + s.user_tag);
+  }
+  bool WriteLinHit(uint64_t lin, int size, uint64_t v) {
+    return WriteHitTag(lin, size, v, kAccWrite + s.user_tag);
+  }
   // seg:off accesses at the current privilege level.
   bool Read(int seg, uint64_t off, int size, uint64_t* out) {
     uint64_t lin = Linear(seg, off);
@@ -520,10 +530,7 @@ class Cpu {
   bool FetchHostViaTlb(uint64_t lin, const uint8_t** host, uint64_t* phys) {
     if (FetchHost(lin, host, phys)) return true;
     const TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
-    if (!TlbMatch(e, lin, 1, kAccExec + s.user_tag) ||
-        (s.code_bits == 64 && !IsCanonical(lin))) {
-      return false;
-    }
+    if (!TlbMatch(e, lin, 1, kAccExec + s.user_tag)) return false;
     SetFetchPage(lin, e.host(lin), e.phys_page() + (lin & 0xfff));
     return FetchHost(lin, host, phys);
   }
@@ -548,24 +555,28 @@ class Cpu {
   // ReadLin/WriteLin for tag kAccRead/kAccWrite + (user ? 3 : 0). A hit
   // does the access here; everything else goes to the slow path.
   bool ReadLinTag(uint64_t lin, int size, uint64_t* out, int tag) {
-    const TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
-    if (TlbMatch(e, lin, static_cast<uint64_t>(size), tag)) {
-      uint64_t v = 0;
-      std::memcpy(&v, e.host(lin), size);
-      *out = v;
-      return true;
-    }
-    return ReadLinSlow(lin, size, out, tag >= 3);
+    return ReadHitTag(lin, size, out, tag) ||
+           ReadLinSlow(lin, size, out, tag >= 3);
   }
   bool WriteLinTag(uint64_t lin, int size, uint64_t v, int tag) {
+    return WriteHitTag(lin, size, v, tag) ||
+           WriteLinSlow(lin, size, v, tag >= 3);
+  }
+  bool ReadHitTag(uint64_t lin, int size, uint64_t* out, int tag) {
     const TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
-    if (TlbMatch(e, lin, static_cast<uint64_t>(size), tag)) {
-      uint8_t* p = e.host(lin);
-      NoteCodeWrite(p, size);
-      std::memcpy(p, &v, size);
-      return true;
-    }
-    return WriteLinSlow(lin, size, v, tag >= 3);
+    if (!TlbMatch(e, lin, static_cast<uint64_t>(size), tag)) return false;
+    uint64_t v = 0;
+    std::memcpy(&v, e.host(lin), size);
+    *out = v;
+    return true;
+  }
+  bool WriteHitTag(uint64_t lin, int size, uint64_t v, int tag) {
+    const TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
+    if (!TlbMatch(e, lin, static_cast<uint64_t>(size), tag)) return false;
+    uint8_t* p = e.host(lin);
+    NoteCodeWrite(p, size);
+    std::memcpy(p, &v, size);
+    return true;
   }
   bool ReadLinSlow(uint64_t lin, int size, uint64_t* out, bool user);
   bool WriteLinSlow(uint64_t lin, int size, uint64_t v, bool user);

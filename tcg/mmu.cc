@@ -330,10 +330,7 @@ bool Cpu::Pop(int size, uint64_t* v) {
 
 int Cpu::FetchPage(uint64_t lin, uint8_t* buf, int max, uint64_t* phys) {
   TlbEntry* e;
-  if (s.code_bits == 64 && !IsCanonical(lin)) {
-    pending_fault = {kGp, true, 0};
-    return 0;
-  }
+  // Translate raises #GP for a non-canonical RIP.
   if (!Translate(lin, kAccExec, s.cpl == 3, &e)) return 0;
   const uint64_t off = lin & 0xfff;
   const int n = static_cast<int>(std::min<uint64_t>(max, 4096 - off));

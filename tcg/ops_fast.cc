@@ -229,37 +229,18 @@ inline bool Canonical(Cpu& c, const Insn& i, uint64_t lin) {
   return false;
 }
 
-// A TLB hit needs no canonical check: tags only ever hold canonical pages
-// (Cpu::Translate), so the check runs on the way to the slow path only.
-template <int kSize>
-inline bool ReadHit(Cpu& c, uint64_t lin, uint64_t* v) {
-  const uint8_t* p = c.TlbHost(lin, kSize, kAccRead);
-  if (p == nullptr) return false;
-  uint64_t x = 0;
-  std::memcpy(&x, p, kSize);
-  *v = x;
-  return true;
-}
-template <int kSize>
-inline bool WriteHit(Cpu& c, uint64_t lin, uint64_t v) {
-  uint8_t* p = c.TlbHost(lin, kSize, kAccWrite);
-  if (p == nullptr) return false;
-  c.NoteCodeWrite(p, kSize);
-  std::memcpy(p, &v, kSize);
-  return true;
-}
-
 template <int kSize, int kEa>
 inline bool Load(Cpu& c, const Insn& i, uint64_t* v) {
   const uint64_t lin = Ea64<kEa>(c, i);
-  return ReadHit<kSize>(c, lin, v) ||
+  // A hit is canonical (Cpu::ReadLinHit); only a miss needs the check.
+  return c.ReadLinHit(lin, kSize, v) ||
          (Canonical(c, i, lin) && c.ReadLin(lin, kSize, v));
 }
 
 template <int kSize, int kEa>
 inline bool Store(Cpu& c, const Insn& i, uint64_t v) {
   const uint64_t lin = Ea64<kEa>(c, i);
-  return WriteHit<kSize>(c, lin, v & kMask<kSize>) ||
+  return c.WriteLinHit(lin, kSize, v & kMask<kSize>) ||
          (Canonical(c, i, lin) && c.WriteLin(lin, kSize, v & kMask<kSize>));
 }
 
@@ -374,7 +355,7 @@ ExecStatus Lea64(Cpu& c, const Insn& i) {
 
 inline bool Push64(Cpu& c, uint64_t v) {
   const uint64_t sp = c.s.gpr[kRsp] - 8;
-  if (WriteHit<8>(c, sp, v)) {
+  if (c.WriteLinHit(sp, 8, v)) {
     c.s.gpr[kRsp] = sp;
     return true;
   }
@@ -389,7 +370,7 @@ inline bool Push64(Cpu& c, uint64_t v) {
 
 inline bool Pop64(Cpu& c, uint64_t* v) {
   const uint64_t sp = c.s.gpr[kRsp];
-  if (ReadHit<8>(c, sp, v)) {
+  if (c.ReadLinHit(sp, 8, v)) {
     c.s.gpr[kRsp] = sp + 8;
     return true;
   }

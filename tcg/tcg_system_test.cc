@@ -168,6 +168,14 @@ TEST_F(AsmTest, GeneralProtectionOnNonCanonical) {
   EXPECT_EQ(m_->Read64(r.rsp), 0u);
 }
 
+TEST_F(AsmTest, GeneralProtectionOnJumpToNonCanonical) {
+  Regs r = RunToHalt(R"(
+    mov rax, 0x0000800000000000
+    jmp rax)");
+  EXPECT_EQ(r.r14, 13u);
+  EXPECT_EQ(m_->Read64(r.rsp), 0u);
+}
+
 TEST_F(AsmTest, Int3AndIntN) {
   Regs r = RunToHalt("int3\nhlt");
   EXPECT_EQ(r.r14, 3u);
