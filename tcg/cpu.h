@@ -328,9 +328,10 @@ class Cpu {
     s.rflags = v | kRflagsReserved1;
     s.lazy.op = kCcNone;
   }
-  // Sets the arithmetic flags in `mask` to `bits` (eagerly).
+  // Sets the arithmetic flags in `mask` to `bits` (eagerly). Replacing all
+  // six needs no lazy evaluation of the old ones: s.rflags holds the rest.
   void SetArith(uint64_t mask, uint64_t bits) {
-    uint64_t f = Rflags();
+    const uint64_t f = mask == kArithFlags ? s.rflags : Rflags();
     SetRflagsRaw((f & ~mask) | (bits & mask));
   }
   bool Cf() const { return LazyCf(s.rflags, s.lazy); }

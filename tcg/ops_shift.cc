@@ -19,9 +19,9 @@ uint64_t Shift(Cpu& c, int op, int size, uint64_t a, unsigned cnt) {
   const uint64_t m = SizeMask(size);
   a &= m;
   uint64_t r = 0;
-  uint64_t flags = c.Rflags();
-  bool cf = flags & kFlagCf;
-  bool of = flags & kFlagOf;
+  // Only RCL and RCR read a flag (CF); every op sets CF and OF.
+  bool cf = (op == 2 || op == 3) && c.Cf();
+  bool of = false;
   bool szp = false;
   switch (op) {
     case 0: {  // ROL
