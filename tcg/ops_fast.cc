@@ -26,6 +26,30 @@ inline void SetGpr(Cpu& c, int r, uint64_t v) {
   c.s.gpr[r] = v & kMask<kSize>;
 }
 
+// A register operand of kSize bytes as x86 reads and writes it: byte
+// registers 4..7 are AH..BH without REX, 8- and 16-bit writes keep the
+// other bits, a 32-bit write zero-extends. Reads of 16 bits and more return
+// the whole register; the operation masks it.
+template <int kSize>
+inline uint64_t GetReg(const Cpu& c, int r, bool rex) {
+  if constexpr (kSize == 1) {
+    return c.Reg8(r, rex);
+  } else {
+    return c.s.gpr[r];
+  }
+}
+
+template <int kSize>
+inline void PutReg(Cpu& c, int r, bool rex, uint64_t v) {
+  if constexpr (kSize == 1) {
+    c.SetReg8(r, rex, v);
+  } else if constexpr (kSize == 2) {
+    c.s.gpr[r] = (c.s.gpr[r] & ~0xffffull) | (v & 0xffff);
+  } else {
+    SetGpr<kSize>(c, r, v);
+  }
+}
+
 // ---- ALU ------------------------------------------------------------------
 
 // kOp is the ModRM.reg ALU encoding (0 ADD 1 OR 4 AND 5 SUB 6 XOR 7 CMP);
@@ -150,11 +174,10 @@ inline void SetShiftFlags(Cpu& c, uint64_t r, int size, uint64_t a, bool cf,
                        kCcShift, static_cast<uint8_t>(size)};
 }
 
-// kOp: 4 SHL/SAL, 5 SHR, 7 SAR; the count (1..bits-1) is in i.imm.
+// kOp: 4 SHL/SAL, 5 SHR, 7 SAR, by `cnt` (1..bits-1).
 template <int kOp, int kSize>
-ExecStatus ShiftRegImm(Cpu& c, const Insn& i) {
+inline void ShiftReg(Cpu& c, const Insn& i, unsigned cnt) {
   constexpr int kBits = kSize * 8;
-  const unsigned cnt = static_cast<unsigned>(i.imm);
   const uint64_t a = c.s.gpr[i.rm] & kMask<kSize>;
   uint64_t r;
   bool cf, of;
@@ -174,6 +197,86 @@ ExecStatus ShiftRegImm(Cpu& c, const Insn& i) {
   }
   SetShiftFlags(c, r, kSize, a, cf, of);
   SetGpr<kSize>(c, i.rm, r);
+}
+
+// The count (1..bits-1) is in i.imm.
+template <int kOp, int kSize>
+ExecStatus ShiftRegImm(Cpu& c, const Insn& i) {
+  ShiftReg<kOp, kSize>(c, i, static_cast<unsigned>(i.imm));
+  return ExecStatus::kNext;
+}
+
+// D3: the count is CL. A zero count changes no flag (generic handler).
+template <int kOp, int kSize>
+ExecStatus ShiftRegCl(Cpu& c, const Insn& i) {
+  const unsigned cnt = c.s.gpr[kRcx] & (kSize == 8 ? 63 : 31);
+  if (cnt == 0) return OpGrp2(c, i);
+  ShiftReg<kOp, kSize>(c, i, cnt);
+  return ExecStatus::kNext;
+}
+
+// ROL/ROR by i.imm (1..bits-1): CF and OF as Shift() in ops_shift.cc sets
+// them; the other flags keep their values.
+template <bool kRor, int kSize>
+ExecStatus RotateRegImm(Cpu& c, const Insn& i) {
+  constexpr int kBits = kSize * 8;
+  const unsigned n = static_cast<unsigned>(i.imm);
+  const uint64_t a = c.s.gpr[i.rm] & kMask<kSize>;
+  uint64_t r;
+  bool cf, of;
+  if constexpr (kRor) {
+    r = ((a >> n) | (a << (kBits - n))) & kMask<kSize>;
+    cf = (r >> (kBits - 1)) & 1;
+    of = cf ^ ((r >> (kBits - 2)) & 1);
+  } else {
+    r = ((a << n) | (a >> (kBits - n))) & kMask<kSize>;
+    cf = r & 1;
+    of = ((r >> (kBits - 1)) & 1) ^ cf;
+  }
+  c.SetArith(kFlagCf | kFlagOf, (cf ? kFlagCf : 0) | (of ? kFlagOf : 0));
+  SetGpr<kSize>(c, i.rm, r);
+  return ExecStatus::kNext;
+}
+
+// BT r, imm8 (0F BA /4 with a register): CF only.
+template <int kSize>
+ExecStatus BtRegImm(Cpu& c, const Insn& i) {
+  const unsigned bit = static_cast<unsigned>(i.imm) & (kSize * 8 - 1);
+  c.SetArith(kFlagCf, ((c.s.gpr[i.rm] >> bit) & 1) ? kFlagCf : 0);
+  return ExecStatus::kNext;
+}
+
+// IMUL r, r/m, imm (69, 6B) and IMUL r, r/m (0F AF) with a register
+// source: flags as MulFlags() in ops_arith.cc sets them.
+template <int kSize>
+inline void ImulReg(Cpu& c, const Insn& i, uint64_t a, uint64_t b) {
+  uint64_t lo;
+  bool overflow;
+  if constexpr (kSize == 8) {
+    const s128 p = static_cast<s128>(static_cast<int64_t>(a)) *
+                   static_cast<s128>(static_cast<int64_t>(b));
+    lo = static_cast<uint64_t>(p);
+    overflow = p != static_cast<s128>(static_cast<int64_t>(lo));
+  } else {
+    const int64_t p = static_cast<int64_t>(static_cast<int32_t>(a)) *
+                      static_cast<int64_t>(static_cast<int32_t>(b));
+    lo = static_cast<uint64_t>(p) & kMask<4>;
+    overflow = p != static_cast<int64_t>(static_cast<int32_t>(lo));
+  }
+  SetGpr<kSize>(c, i.reg, lo);
+  c.SetArith(kArithFlags,
+             SzpFlags(lo, kSize) | (overflow ? kFlagCf | kFlagOf : 0));
+}
+
+template <int kSize>
+ExecStatus Imul3Reg(Cpu& c, const Insn& i) {
+  ImulReg<kSize>(c, i, c.s.gpr[i.rm], i.imm);
+  return ExecStatus::kNext;
+}
+
+template <int kSize>
+ExecStatus Imul2Reg(Cpu& c, const Insn& i) {
+  ImulReg<kSize>(c, i, c.s.gpr[i.reg], c.s.gpr[i.rm]);
   return ExecStatus::kNext;
 }
 
@@ -203,12 +306,28 @@ ExecStatus MovRmImmReg(Cpu& c, const Insn& i) {
   return ExecStatus::kNext;
 }
 
+// MOVZX/MOVSX r32/r64, r8/r16 (0F B6 B7 BE BF with a register).
+template <bool kSigned, int kSrc, int kDst>
+ExecStatus ExtendReg(Cpu& c, const Insn& i) {
+  const uint64_t v = GetReg<kSrc>(c, i.rm, i.rex) & kMask<kSrc>;
+  SetGpr<kDst>(c, i.reg, kSigned ? SignExtend(v, kSrc) : v);
+  return ExecStatus::kNext;
+}
+
+// CWDE / CDQE (98 with 32- and 64-bit operands).
+template <int kSize>
+ExecStatus Cbw(Cpu& c, const Insn&) {
+  SetGpr<kSize>(c, kRax, SignExtend(c.s.gpr[kRax], kSize / 2));
+  return ExecStatus::kNext;
+}
+
 // ---- 64-bit memory operands
 // --------------------------------------------------- Only for 64-bit code,
 // 64-bit addressing and segments without a base (not FS/GS): the linear address
 // is the effective address.
 
-enum EaForm { kEaBase, kEaRip, kEaGeneric };
+// kEaSeg: any addressing form relative to FS or GS, whose base is added.
+enum EaForm { kEaBase, kEaRip, kEaGeneric, kEaSeg };
 
 template <int kEa>
 inline uint64_t Ea64(const Cpu& c, const Insn& i) {
@@ -216,6 +335,8 @@ inline uint64_t Ea64(const Cpu& c, const Insn& i) {
     return c.s.gpr[i.base] + static_cast<uint64_t>(i.disp);
   } else if constexpr (kEa == kEaRip) {
     return c.next_rip + static_cast<uint64_t>(i.disp);
+  } else if constexpr (kEa == kEaSeg) {
+    return c.s.seg[i.seg].base + c.EffAddr(i);
   } else {
     return c.EffAddr(i);
   }
@@ -248,14 +369,15 @@ template <int kSize, int kEa>
 ExecStatus MovLoad(Cpu& c, const Insn& i) {
   uint64_t v;
   if (!Load<kSize, kEa>(c, i, &v)) return ExecStatus::kFault;
-  SetGpr<kSize>(c, i.reg, v);
+  PutReg<kSize>(c, i.reg, i.rex, v);
   return ExecStatus::kNext;
 }
 
 template <int kSize, int kEa>
 ExecStatus MovStore(Cpu& c, const Insn& i) {
-  return Store<kSize, kEa>(c, i, c.s.gpr[i.reg]) ? ExecStatus::kNext
-                                                 : ExecStatus::kFault;
+  return Store<kSize, kEa>(c, i, GetReg<kSize>(c, i.reg, i.rex))
+             ? ExecStatus::kNext
+             : ExecStatus::kFault;
 }
 
 template <int kSize, int kEa>
@@ -269,8 +391,8 @@ template <int kOp, int kSize, int kEa>
 ExecStatus AluRMem(Cpu& c, const Insn& i) {
   uint64_t b;
   if (!Load<kSize, kEa>(c, i, &b)) return ExecStatus::kFault;
-  const uint64_t r = AluOp<kOp, kSize>(c, c.s.gpr[i.reg], b);
-  if constexpr (kOp != 7) SetGpr<kSize>(c, i.reg, r);
+  const uint64_t r = AluOp<kOp, kSize>(c, GetReg<kSize>(c, i.reg, i.rex), b);
+  if constexpr (kOp != 7) PutReg<kSize>(c, i.reg, i.rex, r);
   return ExecStatus::kNext;
 }
 
@@ -281,7 +403,7 @@ ExecStatus AluRMem(Cpu& c, const Insn& i) {
 // walk, a write fault, the device).
 template <int kOp, int kSize, int kEa, bool kImm>
 ExecStatus AluMem(Cpu& c, const Insn& i) {
-  const uint64_t b = kImm ? i.imm : c.s.gpr[i.reg];
+  const uint64_t b = kImm ? i.imm : GetReg<kSize>(c, i.reg, i.rex);
   if constexpr (kOp == 7) {
     uint64_t a;
     if (!Load<kSize, kEa>(c, i, &a)) return ExecStatus::kFault;
@@ -305,7 +427,37 @@ template <int kSize, int kEa>
 ExecStatus TestMem(Cpu& c, const Insn& i) {
   uint64_t a;
   if (!Load<kSize, kEa>(c, i, &a)) return ExecStatus::kFault;
-  AluOp<4, kSize>(c, a, c.s.gpr[i.reg]);
+  AluOp<4, kSize>(c, a, GetReg<kSize>(c, i.reg, i.rex));
+  return ExecStatus::kNext;
+}
+
+// TEST r, imm (F6/F7 /0 and /1 with a register).
+template <int kSize>
+ExecStatus TestRegImm(Cpu& c, const Insn& i) {
+  AluOp<4, kSize>(c, GetReg<kSize>(c, i.rm, i.rex), i.imm);
+  return ExecStatus::kNext;
+}
+
+// BTS BTR BTC [mem], imm8 (0F BA /5 /6 /7, kOp 1 2 3) through the host
+// page of a TLB entry that allows writing, as AluMem; BT [mem], imm8 (/4,
+// kOp 0) only reads. CF only.
+template <int kOp, int kSize, int kEa>
+ExecStatus BitMemImm(Cpu& c, const Insn& i) {
+  const unsigned bit = static_cast<unsigned>(i.imm) & (kSize * 8 - 1);
+  uint64_t v = 0;
+  if constexpr (kOp == 0) {
+    if (!Load<kSize, kEa>(c, i, &v)) return ExecStatus::kFault;
+  } else {
+    const uint64_t lin = Ea64<kEa>(c, i);
+    uint8_t* p = c.TlbHost(lin, kSize, kAccWrite);  // a hit is canonical
+    if (p == nullptr) return OpGrp8(c, i);
+    std::memcpy(&v, p, kSize);
+    const uint64_t b = 1ull << bit;
+    const uint64_t r = kOp == 1 ? (v | b) : kOp == 2 ? (v & ~b) : (v ^ b);
+    c.NoteCodeWrite(p, kSize);
+    std::memcpy(p, &r, kSize);
+  }
+  c.SetArith(kFlagCf, ((v >> bit) & 1) ? kFlagCf : 0);
   return ExecStatus::kNext;
 }
 
@@ -319,12 +471,12 @@ ExecStatus TestMemImm(Cpu& c, const Insn& i) {
   return ExecStatus::kNext;
 }
 
-// MOVZX r32/r64, m8/m16 (0F B6/B7 with a memory operand).
-template <int kSrc, int kDst, int kEa>
-ExecStatus MovzxMem(Cpu& c, const Insn& i) {
+// MOVZX/MOVSX r32/r64, m8/m16 (0F B6 B7 BE BF with a memory operand).
+template <bool kSigned, int kSrc, int kDst, int kEa>
+ExecStatus ExtendMem(Cpu& c, const Insn& i) {
   uint64_t v;
   if (!Load<kSrc, kEa>(c, i, &v)) return ExecStatus::kFault;
-  SetGpr<kDst>(c, i.reg, v);
+  SetGpr<kDst>(c, i.reg, kSigned ? SignExtend(v, kSrc) : v);
   return ExecStatus::kNext;
 }
 
@@ -584,133 +736,166 @@ struct AluMemBind {
   };
 };
 
-template <int kEa>
-Handler PickMem(const Insn& i, bool store, bool imm) {
-  const int size = i.opsize;
-  if (size != 4 && size != 8) return nullptr;
-  if (imm) return size == 4 ? MovStoreImm<4, kEa> : MovStoreImm<8, kEa>;
-  if (store) return size == 4 ? MovStore<4, kEa> : MovStore<8, kEa>;
-  return size == 4 ? MovLoad<4, kEa> : MovLoad<8, kEa>;
-}
-
 int EaFormOf(const Insn& i) {
   if (i.rip_rel) return kEaRip;
   if (i.base != 0xff && i.index == 0xff) return kEaBase;
   return kEaGeneric;
 }
 
-// Memory-operand forms usable with Ea64: 64-bit code and addressing, no
-// FS/GS base.
-bool FlatMem(const Insn& i, int code_bits) {
-  return code_bits == 64 && i.is_mem() && i.addrsize == 8 && i.seg < kFs &&
-         !i.lock;
+// The handler `pick` (a lambda templated on the EaForm) gives for a memory
+// operand usable with Ea64: 64-bit code and addressing, no LOCK, and FS/GS
+// (kEaSeg) only where `seg_base` allows. nullptr for any other operand.
+template <typename Pick>
+Handler ForMemForm(const Insn& i, int code_bits, bool seg_base, Pick pick) {
+  if (code_bits != 64 || !i.is_mem() || i.addrsize != 8 || i.lock) {
+    return nullptr;
+  }
+  if (i.seg >= kFs) {
+    return seg_base ? pick.template operator()<kEaSeg>() : nullptr;
+  }
+  switch (EaFormOf(i)) {
+    case kEaBase:
+      return pick.template operator()<kEaBase>();
+    case kEaRip:
+      return pick.template operator()<kEaRip>();
+    default:
+      return pick.template operator()<kEaGeneric>();
+  }
+}
+
+template <int kEa, int kSize>
+Handler PickMov(bool store, bool imm) {
+  if (imm) return MovStoreImm<kSize, kEa>;
+  if (store) return MovStore<kSize, kEa>;
+  return MovLoad<kSize, kEa>;
 }
 
 Handler SpecializeMov(const Insn& i, int code_bits, bool store, bool imm) {
-  if (!FlatMem(i, code_bits)) return nullptr;
-  switch (EaFormOf(i)) {
-    case kEaBase:
-      return PickMem<kEaBase>(i, store, imm);
-    case kEaRip:
-      return PickMem<kEaRip>(i, store, imm);
-    default:
-      return PickMem<kEaGeneric>(i, store, imm);
-  }
+  return ForMemForm(i, code_bits, true, [&]<int kEa>() -> Handler {
+    switch (i.opsize) {
+      case 1:
+        return PickMov<kEa, 1>(store, imm);
+      case 2:
+        return PickMov<kEa, 2>(store, imm);
+      case 4:
+        return PickMov<kEa, 4>(store, imm);
+      default:
+        return PickMov<kEa, 8>(store, imm);
+    }
+  });
+}
+
+// Byte, doubleword and quadword ALU forms with a memory operand.
+template <template <int, int> class F>
+Handler PickAluMemSized(int op, int size) {
+  if (size == 1) return PickAlu<F, 1>(op);
+  return PickAluSized<F>(op, size);
 }
 
 Handler SpecializeAluMem(const Insn& i, int code_bits, int op) {
-  if (!FlatMem(i, code_bits)) return nullptr;
-  switch (EaFormOf(i)) {
-    case kEaBase:
-      return PickAluSized<AluRMemBind<kEaBase>::F>(op, i.opsize);
-    case kEaRip:
-      return PickAluSized<AluRMemBind<kEaRip>::F>(op, i.opsize);
-    default:
-      return PickAluSized<AluRMemBind<kEaGeneric>::F>(op, i.opsize);
-  }
+  return ForMemForm(i, code_bits, true, [&]<int kEa>() {
+    return PickAluMemSized<AluRMemBind<kEa>::template F>(op, i.opsize);
+  });
 }
 
 // ALU and TEST forms with a memory destination (see AluMem, TestMem).
 Handler SpecializeMemDst(const Insn& i, int code_bits, int op, bool imm) {
-  if (!FlatMem(i, code_bits)) return nullptr;
-  const int form = EaFormOf(i);
-  if (op < 0) {  // TEST [mem], reg
-    const bool s8 = i.opsize == 8;
-    if (i.opsize != 4 && !s8) return nullptr;
-    if (form == kEaBase) return s8 ? TestMem<8, kEaBase> : TestMem<4, kEaBase>;
-    if (form == kEaRip) return s8 ? TestMem<8, kEaRip> : TestMem<4, kEaRip>;
-    return s8 ? TestMem<8, kEaGeneric> : TestMem<4, kEaGeneric>;
-  }
-  switch (form) {
-    case kEaBase:
-      return imm ? PickAluSized<AluMemBind<kEaBase, true>::F>(op, i.opsize)
-                 : PickAluSized<AluMemBind<kEaBase, false>::F>(op, i.opsize);
-    case kEaRip:
-      return imm ? PickAluSized<AluMemBind<kEaRip, true>::F>(op, i.opsize)
-                 : PickAluSized<AluMemBind<kEaRip, false>::F>(op, i.opsize);
-    default:
-      return imm ? PickAluSized<AluMemBind<kEaGeneric, true>::F>(op, i.opsize)
-                 : PickAluSized<AluMemBind<kEaGeneric, false>::F>(op, i.opsize);
-  }
-}
-
-// Memory-operand loads with an extension or a test; `pick` maps the EA form
-// to the handler.
-template <typename Pick>
-Handler SpecializeLoadForm(const Insn& i, int code_bits, Pick pick) {
-  if (!FlatMem(i, code_bits)) return nullptr;
-  return pick(EaFormOf(i));
-}
-
-template <int kSize>
-Handler PickTestMemImm(int form) {
-  if (form == kEaBase) return TestMemImm<kSize, kEaBase>;
-  if (form == kEaRip) return TestMemImm<kSize, kEaRip>;
-  return TestMemImm<kSize, kEaGeneric>;
-}
-
-template <int kSrc, int kDst>
-Handler PickMovzxMem(int form) {
-  if (form == kEaBase) return MovzxMem<kSrc, kDst, kEaBase>;
-  if (form == kEaRip) return MovzxMem<kSrc, kDst, kEaRip>;
-  return MovzxMem<kSrc, kDst, kEaGeneric>;
-}
-
-Handler PickMovsxdMem(int form) {
-  if (form == kEaBase) return MovsxdMem<kEaBase>;
-  if (form == kEaRip) return MovsxdMem<kEaRip>;
-  return MovsxdMem<kEaGeneric>;
+  return ForMemForm(i, code_bits, false, [&]<int kEa>() -> Handler {
+    if (op < 0) {  // TEST [mem], reg
+      switch (i.opsize) {
+        case 1:
+          return TestMem<1, kEa>;
+        case 4:
+          return TestMem<4, kEa>;
+        case 8:
+          return TestMem<8, kEa>;
+        default:
+          return nullptr;
+      }
+    }
+    return imm ? PickAluMemSized<AluMemBind<kEa, true>::template F>(op,
+                                                                    i.opsize)
+               : PickAluMemSized<AluMemBind<kEa, false>::template F>(op,
+                                                                     i.opsize);
+  });
 }
 
 Handler SpecializeTestImm(const Insn& i, int code_bits) {
-  if ((i.reg & 7) > 1 || i.mod == 3) return nullptr;  // TEST, memory only
-  switch (i.opsize) {
-    case 1:
-      return SpecializeLoadForm(i, code_bits, PickTestMemImm<1>);
-    case 4:
-      return SpecializeLoadForm(i, code_bits, PickTestMemImm<4>);
-    case 8:
-      return SpecializeLoadForm(i, code_bits, PickTestMemImm<8>);
-    default:
-      return nullptr;
+  if ((i.reg & 7) > 1) return nullptr;  // TEST only
+  if (i.mod == 3) {
+    switch (i.opsize) {
+      case 1:
+        return TestRegImm<1>;
+      case 4:
+        return TestRegImm<4>;
+      case 8:
+        return TestRegImm<8>;
+      default:
+        return nullptr;
+    }
   }
+  return ForMemForm(i, code_bits, false, [&]<int kEa>() -> Handler {
+    switch (i.opsize) {
+      case 1:
+        return TestMemImm<1, kEa>;
+      case 4:
+        return TestMemImm<4, kEa>;
+      case 8:
+        return TestMemImm<8, kEa>;
+      default:
+        return nullptr;
+    }
+  });
 }
 
-Handler SpecializeMovzx(const Insn& i, int code_bits) {
-  if (i.mod == 3 || (i.opsize != 4 && i.opsize != 8)) return nullptr;
+// MOVZX (0F B6 B7) and MOVSX (0F BE BF) into 32- and 64-bit registers.
+template <bool kSigned>
+Handler SpecializeExtend(const Insn& i, int code_bits) {
   const bool word = i.op & 1;
-  if (i.opsize == 4) {
-    return SpecializeLoadForm(i, code_bits,
-                              word ? PickMovzxMem<2, 4> : PickMovzxMem<1, 4>);
+  const bool s8 = i.opsize == 8;
+  if (i.opsize != 4 && !s8) return nullptr;
+  if (i.mod == 3) {
+    if (word) {
+      return s8 ? ExtendReg<kSigned, 2, 8> : ExtendReg<kSigned, 2, 4>;
+    }
+    return s8 ? ExtendReg<kSigned, 1, 8> : ExtendReg<kSigned, 1, 4>;
   }
-  return SpecializeLoadForm(i, code_bits,
-                            word ? PickMovzxMem<2, 8> : PickMovzxMem<1, 8>);
+  return ForMemForm(i, code_bits, false, [&]<int kEa>() -> Handler {
+    if (word) {
+      return s8 ? ExtendMem<kSigned, 2, 8, kEa> : ExtendMem<kSigned, 2, 4, kEa>;
+    }
+    return s8 ? ExtendMem<kSigned, 1, 8, kEa> : ExtendMem<kSigned, 1, 4, kEa>;
+  });
 }
 
 Handler SpecializeMovsxd(const Insn& i, int code_bits) {
   if (code_bits != 64 || i.opsize != 8) return nullptr;
   if (i.mod == 3) return MovsxdReg;
-  return SpecializeLoadForm(i, code_bits, PickMovsxdMem);
+  return ForMemForm(i, code_bits, false,
+                    [&]<int kEa>() -> Handler { return MovsxdMem<kEa>; });
+}
+
+// 0F BA: BT r, imm8 and BT BTS BTR BTC [mem], imm8 (32- and 64-bit).
+Handler SpecializeBitImm(const Insn& i, int code_bits) {
+  const int op = (i.reg & 7) - 4;
+  const bool s8 = i.opsize == 8;
+  if (op < 0 || i.lock || (i.opsize != 4 && !s8)) return nullptr;
+  if (i.mod == 3) {
+    if (op != 0) return nullptr;
+    return s8 ? BtRegImm<8> : BtRegImm<4>;
+  }
+  return ForMemForm(i, code_bits, false, [&]<int kEa>() -> Handler {
+    switch (op) {
+      case 0:
+        return s8 ? BitMemImm<0, 8, kEa> : BitMemImm<0, 4, kEa>;
+      case 1:
+        return s8 ? BitMemImm<1, 8, kEa> : BitMemImm<1, 4, kEa>;
+      case 2:
+        return s8 ? BitMemImm<2, 8, kEa> : BitMemImm<2, 4, kEa>;
+      default:
+        return s8 ? BitMemImm<3, 8, kEa> : BitMemImm<3, 4, kEa>;
+    }
+  });
 }
 
 Handler SpecializeLea(const Insn& i, int code_bits) {
@@ -757,6 +942,14 @@ constexpr Handler kJcc64[16] = {Jcc64<0>,  Jcc64<1>,  Jcc64<2>,  Jcc64<3>,
 Handler SpecializeShift(Insn* i) {
   const int opb = i->op & 0xff;
   if (i->mod != 3 || (i->opsize != 4 && i->opsize != 8)) return nullptr;
+  const int op = i->reg & 7;
+  const bool s8 = i->opsize == 8;
+  if (opb == 0xd3) {  // by CL: SHL SHR SAR
+    if (op == 4 || op == 6) return s8 ? ShiftRegCl<4, 8> : ShiftRegCl<4, 4>;
+    if (op == 5) return s8 ? ShiftRegCl<5, 8> : ShiftRegCl<5, 4>;
+    if (op == 7) return s8 ? ShiftRegCl<7, 8> : ShiftRegCl<7, 4>;
+    return nullptr;
+  }
   unsigned cnt;
   if (opb == 0xc1) {
     cnt = static_cast<unsigned>(i->imm);
@@ -765,12 +958,14 @@ Handler SpecializeShift(Insn* i) {
   } else {
     return nullptr;
   }
-  cnt &= i->opsize == 8 ? 63 : 31;
+  cnt &= s8 ? 63 : 31;
   if (cnt == 0) return nullptr;  // flags unchanged: generic
-  const int op = i->reg & 7;
-  const bool s8 = i->opsize == 8;
   Handler h;
-  if (op == 4 || op == 6) {
+  if (op == 0) {
+    h = s8 ? RotateRegImm<false, 8> : RotateRegImm<false, 4>;
+  } else if (op == 1) {
+    h = s8 ? RotateRegImm<true, 8> : RotateRegImm<true, 4>;
+  } else if (op == 4 || op == 6) {
     h = s8 ? ShiftRegImm<4, 8> : ShiftRegImm<4, 4>;
   } else if (op == 5) {
     h = s8 ? ShiftRegImm<5, 8> : ShiftRegImm<5, 4>;
@@ -817,8 +1012,10 @@ Handler Specialize(Insn* ip, int code_bits) {
     if (s8) return TestRR<8>;
     return nullptr;
   }
-  if (fn == OpTestAccImm)
+  if (fn == OpTestAccImm) {
+    if (size == 1) return TestAccImm<1>;
     return s4 ? TestAccImm<4> : s8 ? TestAccImm<8> : nullptr;
+  }
   if (fn == OpIncDecReg && s4) {
     return (i.op & 8) ? IncDecReg<true, 4, false> : IncDecReg<false, 4, false>;
   }
@@ -849,7 +1046,15 @@ Handler Specialize(Insn* ip, int code_bits) {
     return nullptr;
   }
   if (fn == OpGrp3) return SpecializeTestImm(i, code_bits);
-  if (fn == OpMovzx) return SpecializeMovzx(i, code_bits);
+  if (fn == OpMovzx) return SpecializeExtend<false>(i, code_bits);
+  if (fn == OpMovsx) return SpecializeExtend<true>(i, code_bits);
+  if (fn == OpGrp8) return SpecializeBitImm(i, code_bits);
+  if ((fn == OpImul3 || fn == OpImul2) && reg) {
+    if (fn == OpImul3) return s4 ? Imul3Reg<4> : s8 ? Imul3Reg<8> : nullptr;
+    return s4 ? Imul2Reg<4> : s8 ? Imul2Reg<8> : nullptr;
+  }
+  if (fn == OpCbw) return s4 ? Cbw<4> : s8 ? Cbw<8> : nullptr;
+  if (fn == OpXchgAccReg && i.reg == kRax) return OpNop;  // NOP, PAUSE
   if (fn == OpMovsxd) return SpecializeMovsxd(i, code_bits);
   if (!b64) return nullptr;
   // 64-bit code only from here: near branches and stack with 64-bit

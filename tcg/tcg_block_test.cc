@@ -387,6 +387,215 @@ TEST_F(AsmTest, SpecialisedFormsMatchGenericHandlers) {
     pushfq
     pop rsi
     add r15, rsi
+    mov rax, 0x8081828384858687
+    mov [rbp + 32], rax
+    mov rax, 0x11223344556677f0
+    mov rbx, 0x0102030405060708
+    mov rcx, 0x1f
+    mov rsi, 0x40
+    cmp byte [rbp + 32], 0x7f
+    pushfq
+    pop rdx
+    add r15, rdx
+    cmp byte [rbp + 33], bh
+    pushfq
+    pop rdx
+    add r15, rdx
+    add byte [rbp + 34], 0x90
+    sub byte [rbp + 35], sil
+    xor byte [rbp + 36], ah
+    or byte [rel data], 0x11
+    and bl, [rbp + 33]
+    add ah, [rbp + 34]
+    sub sil, [rbp + 35]
+    cmp cl, [rbp + 36]
+    pushfq
+    pop rdx
+    add r15, rdx
+    add r15, rax
+    add r15, rbx
+    add r15, rsi
+    add r15, [rbp + 32]
+    add r15, [rel data]
+    mov byte [rbp + 40], 0xee
+    mov [rbp + 41], ah
+    mov [rbp + 42], dil
+    mov word [rbp + 44], 0x1234
+    mov [rbp + 46], bx
+    mov ch, [rbp + 32]
+    mov r9b, [rbp + 33]
+    mov dl, [rbp + 34]
+    mov dx, [rbp + 44]
+    add r15, [rbp + 40]
+    add r15, rcx
+    add r15, r9
+    add r15, rdx
+    test byte [rbp + 32], ah
+    pushfq
+    pop rdx
+    add r15, rdx
+    mov ecx, 0xc0000101
+    mov eax, 0x20100
+    xor edx, edx
+    wrmsr
+    mov rax, gs:[-0x100 + 32]
+    mov gs:[-0x100 + 48], rax
+    mov ecx, gs:[-0x100 + 36]
+    mov dl, gs:[-0x100 + 33]
+    add rdx, gs:[-0x100 + 48]
+    sub ecx, gs:[-0x100 + 40]
+    add r15, rax
+    add r15, rcx
+    add r15, rdx
+    add r15, [rbp + 48]
+    mov eax, 0x80000001
+    test al, 0x81
+    pushfq
+    pop rdx
+    add r15, rdx
+    test ah, 0xff
+    pushfq
+    pop rdx
+    add r15, rdx
+    test eax, 0x80000000
+    pushfq
+    pop rdx
+    add r15, rdx
+    test rax, -1
+    pushfq
+    pop rdx
+    add r15, rdx
+    test r9b, 0x10
+    pushfq
+    pop rdx
+    add r15, rdx
+    mov rax, 0x8000000180000003
+    cmp eax, 1
+    mov ecx, 0
+    shl rax, cl
+    pushfq
+    pop rdx
+    add r15, rdx
+    add r15, rax
+    shl eax, cl
+    add r15, rax
+    mov ecx, 33
+    shl eax, cl
+    pushfq
+    pop rdx
+    add r15, rdx
+    add r15, rax
+    mov rax, 0x8000000180000003
+    mov ecx, 65
+    shr rax, cl
+    pushfq
+    pop rdx
+    add r15, rdx
+    sar rax, cl
+    mov cl, 63
+    sar rax, cl
+    pushfq
+    pop rdx
+    add r15, rdx
+    add r15, rax
+    mov rax, 0xc000000180000003
+    cmp rax, rbx
+    rol rax, 1
+    pushfq
+    pop rdx
+    add r15, rdx
+    rol eax, 7
+    pushfq
+    pop rdx
+    add r15, rdx
+    ror rax, 1
+    pushfq
+    pop rdx
+    add r15, rdx
+    ror eax, 31
+    pushfq
+    pop rdx
+    add r15, rdx
+    rol rax, 63
+    add r15, rax
+    mov rax, 0x8000000000000001
+    ror rax, 1
+    pushfq
+    pop rdx
+    add r15, rdx
+    mov eax, 3
+    ror eax, 2
+    pushfq
+    pop rdx
+    add r15, rdx
+    rol eax, 1
+    pushfq
+    pop rdx
+    add r15, rdx
+    bt eax, 0
+    pushfq
+    pop rdx
+    add r15, rdx
+    bt rax, 31
+    pushfq
+    pop rdx
+    add r15, rdx
+    bt qword [rbp + 32], 7
+    pushfq
+    pop rdx
+    add r15, rdx
+    bts qword [rbp + 32], 70
+    btr dword [rbp + 32], 0
+    pushfq
+    pop rdx
+    add r15, rdx
+    btc dword [rel data], 3
+    pushfq
+    pop rdx
+    add r15, rdx
+    add r15, [rbp + 32]
+    add r15, [rel data]
+    mov rax, 0x1122334455668899
+    movzx ecx, ah
+    movzx rdx, ax
+    movsx esi, al
+    movsx rdi, ax
+    movsx r8, byte [rbp + 32]
+    movsx r9d, word [rbp + 34]
+    add r15, rcx
+    add r15, rdx
+    add r15, rsi
+    add r15, rdi
+    add r15, r8
+    add r15, r9
+    mov rax, 0x7fffffff
+    imul ecx, eax, 3
+    pushfq
+    pop rdx
+    add r15, rdx
+    imul rcx, rax, -3
+    pushfq
+    pop rdx
+    add r15, rdx
+    imul rcx, rax, 0x7fffffff
+    imul rcx, rcx
+    pushfq
+    pop rdx
+    add r15, rdx
+    imul eax, eax
+    pushfq
+    pop rdx
+    add r15, rdx
+    add r15, rcx
+    add r15, rax
+    mov rax, 0x12345678fedc8765
+    cwde
+    add r15, rax
+    mov rax, 0x12345678fedc8765
+    cdqe
+    add r15, rax
+    nop
+    pause
     lea r8, [rbp + rbx*2 + 7]
     lea r9d, [rel $]
     push r8
@@ -433,10 +642,11 @@ TEST_F(AsmTest, SpecialisedMemoryRmwFaultsAsAWriteOnAReadOnlyPage) {
 // instructions (faults end in the IDT stubs, which HLT).
 TEST(BlockDifferential, RandomHotCodeMatchesOneAtATime) {
   static constexpr uint8_t kOps[] = {
-      0x01, 0x03, 0x09, 0x0b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33,
-      0x39, 0x3b, 0x85, 0x89, 0x8b, 0x8d, 0xc1, 0xd1, 0xff, 0x83,
-      0x81, 0xc7, 0xa9, 0x50, 0x53, 0x58, 0x5b, 0x74, 0x75, 0x72,
-      0x7c, 0x7e, 0xb8, 0xba, 0x05, 0x2d, 0x11, 0x19, 0xf7, 0x0f};
+      0x01, 0x03, 0x09, 0x0b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x39,
+      0x3b, 0x85, 0x89, 0x8b, 0x8d, 0xc1, 0xd1, 0xff, 0x83, 0x81, 0xc7,
+      0xa9, 0x50, 0x53, 0x58, 0x5b, 0x74, 0x75, 0x72, 0x7c, 0x7e, 0xb8,
+      0xba, 0x05, 0x2d, 0x11, 0x19, 0xf7, 0x0f, 0x80, 0x88, 0x8a, 0xc6,
+      0xf6, 0xa8, 0x22, 0x3a, 0xd3, 0x90, 0x6b, 0x69, 0x98, 0x66};
   static constexpr uint8_t kRex[] = {0, 0x48, 0x49, 0x4c, 0x4d, 0x41, 0x40};
   std::mt19937 rng(12345);
   uint64_t total = 0;
