@@ -234,7 +234,9 @@ class DecodeCache;
 class Cpu {
  public:
   Cpu(const GuestMemory& memory, DecodeCache* cache)
-      : memory_(memory), cache_(cache) {}
+      : memory_(memory), cache_(cache) {
+    if (!memory.regions().empty()) ram0_ = memory.regions().front();
+  }
 
   CpuState s;
   uint64_t next_rip = 0;
@@ -583,8 +585,12 @@ class Cpu {
   bool WriteLinSlow(uint64_t lin, int size, uint64_t v, bool user);
   bool Walk(uint64_t lin, AccessKind kind, bool user, uint64_t* phys,
             uint8_t* allow, bool* global);
+  // A page-table entry of `size` (4 or 8) bytes: straight from the first
+  // RAM region, where page tables live, else through ReadPhys.
+  uint64_t ReadPte(uint64_t pa, int size);
 
   const GuestMemory& memory_;
+  GuestMemory::Region ram0_;  // the first RAM region (ReadPte)
   DecodeCache* cache_;
   alignas(64) std::array<TlbEntry, kTlbSize> tlb_{};
   uint64_t fetch_tag_ = ~0ull;

@@ -48,6 +48,23 @@ bool Cpu::ReadPhys(uint64_t pa, int size, uint64_t* out) {
   return true;
 }
 
+uint64_t Cpu::ReadPte(uint64_t pa, int size) {
+  const uint64_t off = pa - ram0_.start.value();
+  if (off < ram0_.size && ram0_.size - off >= static_cast<uint64_t>(size)) {
+    if (size == 8) {
+      uint64_t v;
+      std::memcpy(&v, ram0_.host + off, 8);
+      return v;
+    }
+    uint32_t v;
+    std::memcpy(&v, ram0_.host + off, 4);
+    return v;
+  }
+  uint64_t v;
+  ReadPhys(pa, size, &v);
+  return v;
+}
+
 bool Cpu::WritePhys(uint64_t pa, int size, uint64_t v) {
   absl::Span<uint8_t> span = memory_.TrySlice(GuestAddr(pa), size);
   if (!span.empty()) {
@@ -112,8 +129,8 @@ bool Cpu::Walk(uint64_t lin, AccessKind kind, bool user, uint64_t* phys,
     table = s.cr3 & kAddrMask;
   } else if (s.cr4 & kCr4Pae) {
     // PAE: the PDPTE selected by bits 31:30 (loaded on use, not cached).
-    uint64_t pdpte;
-    ReadPhys((s.cr3 & 0xffffffe0) + ((lin >> 30) & 3) * 8, 8, &pdpte);
+    const uint64_t pdpte =
+        ReadPte((s.cr3 & 0xffffffe0) + ((lin >> 30) & 3) * 8, 8);
     if (!(pdpte & kPteP)) return fault(0);
     levels = 2;
     table = pdpte & kAddrMask;
@@ -129,8 +146,7 @@ bool Cpu::Walk(uint64_t lin, AccessKind kind, bool user, uint64_t* phys,
     uint64_t idx =
         entry_size == 8 ? (lin >> shift) & 511 : (lin >> shift) & 1023;
     const uint64_t ea = table + idx * entry_size;
-    uint64_t pte;
-    ReadPhys(ea, entry_size, &pte);
+    uint64_t pte = ReadPte(ea, entry_size);
     if (!(pte & kPteP)) return fault(0);
     if ((pte & kPteNx) && entry_size == 8 && !nxe) return fault(kPfP | kPfRsvd);
     rw = rw && (pte & kPteRw);
