@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <iterator>
+#include <type_traits>
 #include <utility>
 
 #include "tcg/flags.h"
@@ -160,6 +161,22 @@ ExecStatus IncDecReg(Cpu& c, const Insn& i) {
   c.s.lazy = LazyFlags{
       r, a, 1, cf, kDec ? kCcDec : kCcInc, static_cast<uint8_t>(kSize)};
   SetGpr<kSize>(c, reg, r);
+  return ExecStatus::kNext;
+}
+
+// NOT and NEG of a register (F7 /2 /3 with mod == 3); NEG's lazy state as
+// OpGrp3's.
+template <bool kNeg, int kSize>
+ExecStatus NotNegReg(Cpu& c, const Insn& i) {
+  const uint64_t a = c.s.gpr[i.rm] & kMask<kSize>;
+  uint64_t r;
+  if constexpr (kNeg) {
+    r = (0 - a) & kMask<kSize>;
+    c.s.lazy = LazyFlags{r, 0, a, 0, kCcSub, static_cast<uint8_t>(kSize)};
+  } else {
+    r = ~a & kMask<kSize>;
+  }
+  SetGpr<kSize>(c, i.rm, r);
   return ExecStatus::kNext;
 }
 
@@ -471,6 +488,52 @@ ExecStatus TestMemImm(Cpu& c, const Insn& i) {
   return ExecStatus::kNext;
 }
 
+// INC/DEC [mem] (FF /0 /1) through the host page of a TLB entry that
+// allows writing; the generic handler where FastCf cannot tell CF or the
+// TLB does not map the operand writable.
+template <bool kDec, int kSize, int kEa>
+ExecStatus IncDecMem(Cpu& c, const Insn& i) {
+  const int cf_or_slow = FastCf(c);
+  const uint64_t lin = Ea64<kEa>(c, i);
+  uint8_t* p = c.TlbHost(lin, kSize, kAccWrite);  // a hit is canonical
+  if (cf_or_slow < 0 || p == nullptr) return OpGrp5(c, i);
+  uint64_t a = 0;
+  std::memcpy(&a, p, kSize);
+  const uint64_t r = (kDec ? a - 1 : a + 1) & kMask<kSize>;
+  c.s.lazy = LazyFlags{r,
+                       a,
+                       1,
+                       static_cast<uint64_t>(cf_or_slow),
+                       kDec ? kCcDec : kCcInc,
+                       static_cast<uint8_t>(kSize)};
+  c.NoteCodeWrite(p, kSize);
+  std::memcpy(p, &r, kSize);
+  return ExecStatus::kNext;
+}
+
+// CMPXCHG [mem], r (0F B1), with or without LOCK: one host compare-and-swap
+// on an aligned operand the TLB maps writable, as OpCmpxchg does; the
+// generic handler otherwise (a miss, MMIO, a misaligned operand).
+template <int kSize, int kEa>
+ExecStatus CmpxchgMem(Cpu& c, const Insn& i) {
+  using T = std::conditional_t<kSize == 8, uint64_t, uint32_t>;
+  const uint64_t lin = Ea64<kEa>(c, i);
+  uint8_t* p = c.TlbHost(lin, kSize, kAccWrite);  // a hit is canonical
+  if (p == nullptr || (reinterpret_cast<uintptr_t>(p) & (kSize - 1)) != 0) {
+    return OpCmpxchg(c, i);
+  }
+  const uint64_t acc = c.s.gpr[kRax] & kMask<kSize>;
+  T expected = static_cast<T>(acc);
+  c.NoteCodeWrite(p, kSize);
+  __atomic_compare_exchange_n(reinterpret_cast<T*>(p), &expected,
+                              static_cast<T>(c.s.gpr[i.reg]), false,
+                              __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  const uint64_t old = expected;
+  AluOp<7, kSize>(c, acc, old);
+  if (old != acc) SetGpr<kSize>(c, kRax, old);
+  return ExecStatus::kNext;
+}
+
 // MOVZX/MOVSX r32/r64, m8/m16 (0F B6 B7 BE BF with a memory operand).
 template <bool kSigned, int kSrc, int kDst, int kEa>
 ExecStatus ExtendMem(Cpu& c, const Insn& i) {
@@ -746,8 +809,10 @@ int EaFormOf(const Insn& i) {
 // operand usable with Ea64: 64-bit code and addressing, no LOCK, and FS/GS
 // (kEaSeg) only where `seg_base` allows. nullptr for any other operand.
 template <typename Pick>
-Handler ForMemForm(const Insn& i, int code_bits, bool seg_base, Pick pick) {
-  if (code_bits != 64 || !i.is_mem() || i.addrsize != 8 || i.lock) {
+Handler ForMemForm(const Insn& i, int code_bits, bool seg_base, Pick pick,
+                   bool lock_ok = false) {
+  if (code_bits != 64 || !i.is_mem() || i.addrsize != 8 ||
+      (i.lock && !lock_ok)) {
     return nullptr;
   }
   if (i.seg >= kFs) {
@@ -1019,10 +1084,26 @@ Handler Specialize(Insn* ip, int code_bits) {
   if (fn == OpIncDecReg && s4) {
     return (i.op & 8) ? IncDecReg<true, 4, false> : IncDecReg<false, 4, false>;
   }
-  if (fn == OpGrp5 && reg && (i.reg & 7) <= 1 && (s4 || s8)) {
+  if (fn == OpGrp5 && (i.reg & 7) <= 1 && (s4 || s8)) {
     const bool dec = i.reg & 1;
+    if (!reg) {
+      return ForMemForm(i, code_bits, false, [&]<int kEa>() -> Handler {
+        if (s4) {
+          return dec ? IncDecMem<true, 4, kEa> : IncDecMem<false, 4, kEa>;
+        }
+        return dec ? IncDecMem<true, 8, kEa> : IncDecMem<false, 8, kEa>;
+      });
+    }
     if (s4) return dec ? IncDecReg<true, 4, true> : IncDecReg<false, 4, true>;
     return dec ? IncDecReg<true, 8, true> : IncDecReg<false, 8, true>;
+  }
+  if (fn == OpCmpxchg && (s4 || s8)) {
+    return ForMemForm(
+        i, code_bits, false,
+        [&]<int kEa>() -> Handler {
+          return s4 ? CmpxchgMem<4, kEa> : CmpxchgMem<8, kEa>;
+        },
+        true);
   }
   if (fn == OpGrp2) return SpecializeShift(ip);
   if (fn == OpMovRmR) {
@@ -1044,6 +1125,10 @@ Handler Specialize(Insn* ip, int code_bits) {
     if (s4) return kCmov4[i.op & 15];
     if (s8) return kCmov8[i.op & 15];
     return nullptr;
+  }
+  if (fn == OpGrp3 && reg && !i.lock && (s4 || s8) && (i.reg & 6) == 2) {
+    if (i.reg & 1) return s4 ? NotNegReg<true, 4> : NotNegReg<true, 8>;
+    return s4 ? NotNegReg<false, 4> : NotNegReg<false, 8>;
   }
   if (fn == OpGrp3) return SpecializeTestImm(i, code_bits);
   if (fn == OpMovzx) return SpecializeExtend<false>(i, code_bits);

@@ -596,6 +596,65 @@ TEST_F(AsmTest, SpecialisedFormsMatchGenericHandlers) {
     add r15, rax
     nop
     pause
+    mov qword [rbp + 56], -1
+    mov rax, 5
+    cmp rax, 7
+    inc dword [rbp + 56]
+    pushfq
+    pop rdx
+    add r15, rdx
+    stc
+    dec qword [rbp + 56]
+    pushfq
+    pop rdx
+    add r15, rdx
+    rol rax, 1
+    inc qword [rel data]
+    pushfq
+    pop rdx
+    add r15, rdx
+    add r15, [rbp + 56]
+    add r15, [rel data]
+    mov qword [rbp + 64], 7
+    mov eax, 7
+    mov ecx, 9
+    lock cmpxchg [rbp + 64], ecx
+    pushfq
+    pop rdx
+    add r15, rdx
+    add r15, rax
+    mov rax, -1
+    cmpxchg [rbp + 64], rcx
+    pushfq
+    pop rdx
+    add r15, rdx
+    add r15, rax
+    mov eax, 0x8000
+    cmpxchg [rbp + 65], eax
+    pushfq
+    pop rdx
+    add r15, rdx
+    add r15, rax
+    add r15, [rbp + 64]
+    mov rax, 0x8000000000000000
+    neg rax
+    pushfq
+    pop rdx
+    add r15, rdx
+    mov rcx, -1
+    xor edx, edx
+    neg edx
+    pushfq
+    pop rdx
+    add r15, rdx
+    neg ecx
+    not rax
+    not ecx
+    pushfq
+    pop rdx
+    add r15, rdx
+    add r15, rax
+    add r15, rcx
     lea r8, [rbp + rbx*2 + 7]
     lea r9d, [rel $]
     push r8
