@@ -43,6 +43,9 @@ enum CcOp : uint8_t {
   kCcShift,     // SHL/SHR/SAR by a non-zero count: aux = CF | OF << 1, AF = 0
 };
 
+// Every producer stores `res` masked to `size` bytes, and for kCcSub and
+// kCcLogic also `a` and `b`: the fast condition checks in ops_fast.cc read
+// them without masking.
 struct LazyFlags {
   uint64_t res = 0, a = 0, b = 0, aux = 0;
   CcOp op = kCcNone;

@@ -654,13 +654,12 @@ inline int FastCond(const Cpu& c) {
   bool r = false;
   if (lf.op == kCcNone) {
     return -1;
-  } else if constexpr (kBase == 2) {  // Z
-    r = (lf.res & SizeMask(lf.size)) == 0;
+  } else if constexpr (kBase == 2) {  // Z (res is stored masked)
+    r = lf.res == 0;
   } else if constexpr (kBase == 4) {  // S
     r = (lf.res >> (lf.size * 8 - 1)) & 1;
   } else if constexpr (kBase == 1 || kBase == 3 || kBase == 6 || kBase == 7) {
-    const uint64_t m = SizeMask(lf.size);
-    const uint64_t a = lf.a & m, b = lf.b & m;
+    const uint64_t a = lf.a, b = lf.b;  // stored masked
     if (lf.op == kCcSub) {
       const int sh = 64 - lf.size * 8;
       const int64_t sa = static_cast<int64_t>(a << sh) >> sh;
@@ -670,7 +669,7 @@ inline int FastCond(const Cpu& c) {
       if constexpr (kBase == 6) r = sa < sb;   // L: SF != OF
       if constexpr (kBase == 7) r = sa <= sb;  // LE: ZF | SF != OF
     } else if (lf.op == kCcLogic) {
-      const uint64_t res = lf.res & m;
+      const uint64_t res = lf.res;
       const bool sf = (res >> (lf.size * 8 - 1)) & 1;
       if constexpr (kBase == 1) r = false;     // CF = 0
       if constexpr (kBase == 3) r = res == 0;  // ZF
