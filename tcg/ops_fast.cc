@@ -354,8 +354,11 @@ inline uint64_t Ea64(const Cpu& c, const Insn& i) {
     return c.next_rip + static_cast<uint64_t>(i.disp);
   } else if constexpr (kEa == kEaSeg) {
     return c.s.seg[i.seg].base + c.EffAddr(i);
-  } else {
-    return c.EffAddr(i);
+  } else {  // any base and index, not RIP-relative (EaFormOf)
+    uint64_t a = static_cast<uint64_t>(i.disp);
+    if (i.base != 0xff) a += c.s.gpr[i.base];
+    if (i.index != 0xff) a += c.s.gpr[i.index] << i.scale;
+    return a;
   }
 }
 
