@@ -830,6 +830,22 @@ Handler ForMemForm(const Insn& i, int code_bits, bool seg_base, Pick pick,
   }
 }
 
+// `pick` (a lambda templated on the operand size) for a byte, doubleword
+// or quadword operand; nullptr for a word.
+template <typename Pick>
+Handler BySize148(int size, Pick pick) {
+  switch (size) {
+    case 1:
+      return pick.template operator()<1>();
+    case 4:
+      return pick.template operator()<4>();
+    case 8:
+      return pick.template operator()<8>();
+    default:
+      return nullptr;
+  }
+}
+
 template <int kEa, int kSize>
 Handler PickMov(bool store, bool imm) {
   if (imm) return MovStoreImm<kSize, kEa>;
@@ -869,16 +885,8 @@ Handler SpecializeAluMem(const Insn& i, int code_bits, int op) {
 Handler SpecializeMemDst(const Insn& i, int code_bits, int op, bool imm) {
   return ForMemForm(i, code_bits, false, [&]<int kEa>() -> Handler {
     if (op < 0) {  // TEST [mem], reg
-      switch (i.opsize) {
-        case 1:
-          return TestMem<1, kEa>;
-        case 4:
-          return TestMem<4, kEa>;
-        case 8:
-          return TestMem<8, kEa>;
-        default:
-          return nullptr;
-      }
+      return BySize148(
+          i.opsize, []<int kSize>() -> Handler { return TestMem<kSize, kEa>; });
     }
     return imm ? PickAluMemSized<AluMemBind<kEa, true>::template F>(op,
                                                                     i.opsize)
@@ -890,28 +898,13 @@ Handler SpecializeMemDst(const Insn& i, int code_bits, int op, bool imm) {
 Handler SpecializeTestImm(const Insn& i, int code_bits) {
   if ((i.reg & 7) > 1) return nullptr;  // TEST only
   if (i.mod == 3) {
-    switch (i.opsize) {
-      case 1:
-        return TestRegImm<1>;
-      case 4:
-        return TestRegImm<4>;
-      case 8:
-        return TestRegImm<8>;
-      default:
-        return nullptr;
-    }
+    return BySize148(i.opsize,
+                     []<int kSize>() -> Handler { return TestRegImm<kSize>; });
   }
   return ForMemForm(i, code_bits, false, [&]<int kEa>() -> Handler {
-    switch (i.opsize) {
-      case 1:
-        return TestMemImm<1, kEa>;
-      case 4:
-        return TestMemImm<4, kEa>;
-      case 8:
-        return TestMemImm<8, kEa>;
-      default:
-        return nullptr;
-    }
+    return BySize148(i.opsize, []<int kSize>() -> Handler {
+      return TestMemImm<kSize, kEa>;
+    });
   });
 }
 

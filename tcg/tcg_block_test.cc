@@ -387,6 +387,11 @@ TEST_F(AsmTest, SpecialisedFormsMatchGenericHandlers) {
     pushfq
     pop rsi
     add r15, rsi
+    %macro fold 0                 ; the flags into r15
+      pushfq
+      pop rdx
+      add r15, rdx
+    %endmacro
     mov rax, 0x8081828384858687
     mov [rbp + 32], rax
     mov rax, 0x11223344556677f0
@@ -394,13 +399,9 @@ TEST_F(AsmTest, SpecialisedFormsMatchGenericHandlers) {
     mov rcx, 0x1f
     mov rsi, 0x40
     cmp byte [rbp + 32], 0x7f
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     cmp byte [rbp + 33], bh
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     add byte [rbp + 34], 0x90
     sub byte [rbp + 35], sil
     xor byte [rbp + 36], ah
@@ -409,9 +410,7 @@ TEST_F(AsmTest, SpecialisedFormsMatchGenericHandlers) {
     add ah, [rbp + 34]
     sub sil, [rbp + 35]
     cmp cl, [rbp + 36]
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     add r15, rax
     add r15, rbx
     add r15, rsi
@@ -431,9 +430,7 @@ TEST_F(AsmTest, SpecialisedFormsMatchGenericHandlers) {
     add r15, r9
     add r15, rdx
     test byte [rbp + 32], ah
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     mov ecx, 0xc0000101
     mov eax, 0x20100
     xor edx, edx
@@ -450,109 +447,67 @@ TEST_F(AsmTest, SpecialisedFormsMatchGenericHandlers) {
     add r15, [rbp + 48]
     mov eax, 0x80000001
     test al, 0x81
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     test ah, 0xff
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     test eax, 0x80000000
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     test rax, -1
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     test r9b, 0x10
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     mov rax, 0x8000000180000003
     cmp eax, 1
     mov ecx, 0
     shl rax, cl
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     add r15, rax
     shl eax, cl
     add r15, rax
     mov ecx, 33
     shl eax, cl
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     add r15, rax
     mov rax, 0x8000000180000003
     mov ecx, 65
     shr rax, cl
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     sar rax, cl
     mov cl, 63
     sar rax, cl
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     add r15, rax
     mov rax, 0xc000000180000003
     cmp rax, rbx
     rol rax, 1
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     rol eax, 7
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     ror rax, 1
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     ror eax, 31
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     rol rax, 63
     add r15, rax
     mov rax, 0x8000000000000001
     ror rax, 1
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     mov eax, 3
     ror eax, 2
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     rol eax, 1
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     bt eax, 0
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     bt rax, 31
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     bt qword [rbp + 32], 7
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     bts qword [rbp + 32], 70
     btr dword [rbp + 32], 0
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     btc dword [rel data], 3
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     add r15, [rbp + 32]
     add r15, [rel data]
     mov rax, 0x1122334455668899
@@ -570,22 +525,14 @@ TEST_F(AsmTest, SpecialisedFormsMatchGenericHandlers) {
     add r15, r9
     mov rax, 0x7fffffff
     imul ecx, eax, 3
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     imul rcx, rax, -3
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     imul rcx, rax, 0x7fffffff
     imul rcx, rcx
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     imul eax, eax
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     add r15, rcx
     add r15, rax
     mov rax, 0x12345678fedc8765
@@ -600,59 +547,41 @@ TEST_F(AsmTest, SpecialisedFormsMatchGenericHandlers) {
     mov rax, 5
     cmp rax, 7
     inc dword [rbp + 56]
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     stc
     dec qword [rbp + 56]
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     rol rax, 1
     inc qword [rel data]
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     add r15, [rbp + 56]
     add r15, [rel data]
     mov qword [rbp + 64], 7
     mov eax, 7
     mov ecx, 9
     lock cmpxchg [rbp + 64], ecx
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     add r15, rax
     mov rax, -1
     cmpxchg [rbp + 64], rcx
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     add r15, rax
     mov eax, 0x8000
     cmpxchg [rbp + 65], eax
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     add r15, rax
     add r15, [rbp + 64]
     mov rax, 0x8000000000000000
     neg rax
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     mov rcx, -1
     xor edx, edx
     neg edx
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     neg ecx
     not rax
     not ecx
-    pushfq
-    pop rdx
-    add r15, rdx
+    fold
     add r15, rax
     add r15, rcx
     lea r8, [rbp + rbx*2 + 7]
