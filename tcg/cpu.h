@@ -537,9 +537,22 @@ class Cpu {
     SetFetchPage(lin, e.host(lin), e.phys_page() + (lin & 0xfff));
     return FetchHost(lin, host, phys);
   }
-  // Changes whenever a translation may: every TLB flush. Block links
-  // (block_cache.h) made under one value are dead under another.
+  // Changes whenever a translation that a block link (block_cache.h) may
+  // rely on may change: links made under one value are dead under another.
+  // Every flush bumps it, except a flush that keeps global entries (a CR3
+  // write) while every link made since the last bump leads to a page
+  // mapped global: those translations outlive it. Linux switches CR3
+  // thousands of times in a boot (text patching goes through a temporary
+  // mm) while it runs kernel code from global pages.
   uint64_t tlb_epoch() const { return tlb_epoch_; }
+  // Called for each link made to a page the TLB does not map global.
+  void NoteNonGlobalLink() { nonglobal_link_ = true; }
+  // Whether the TLB maps the code page of `lin` through a global
+  // translation (false when the entry is gone).
+  bool CodeTlbGlobal(uint64_t lin) const {
+    const TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
+    return e.page() == (lin & ~0xfffull) && e.global();
+  }
   void SetFetchPage(uint64_t lin, uint8_t* host, uint64_t phys) {
     fetch_tag_ = (lin & ~0xfffull) + (s.cpl == 3 ? 1 : 0);
     fetch_host_ = host - (lin & 0xfff);
@@ -595,6 +608,7 @@ class Cpu {
   alignas(64) std::array<TlbEntry, kTlbSize> tlb_{};
   uint64_t fetch_tag_ = ~0ull;
   uint64_t tlb_epoch_ = 0;
+  bool nonglobal_link_ = false;  // a link to a non-global page since a bump
   uint8_t* fetch_host_ = nullptr;
   uint64_t fetch_phys_ = 0;
 };

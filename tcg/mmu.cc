@@ -80,7 +80,10 @@ bool Cpu::WritePhys(uint64_t pa, int size, uint64_t v) {
 
 void Cpu::FlushTlb(bool include_global) {
   fetch_tag_ = ~0ull;
-  ++tlb_epoch_;
+  if (include_global || nonglobal_link_) {
+    ++tlb_epoch_;
+    nonglobal_link_ = false;
+  }
   for (TlbEntry& e : tlb_) {
     if (include_global || !e.global()) e = TlbEntry();
   }
@@ -89,6 +92,7 @@ void Cpu::FlushTlb(bool include_global) {
 void Cpu::FlushTlbPage(uint64_t lin) {
   fetch_tag_ = ~0ull;
   ++tlb_epoch_;
+  nonglobal_link_ = false;
   TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
   if (e.page() == (lin & ~0xfffull)) e = TlbEntry();
 }

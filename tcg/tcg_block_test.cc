@@ -708,7 +708,8 @@ TEST(BlockDifferential, RandomHotCodeMatchesOneAtATime) {
 // Linear page 0x30000 runs the code of physical page 0x31000, then of
 // 0x32000 after the guest remaps it: a block reached through a link from
 // the caller's block must not outlive the translation it was linked under.
-std::string RemapSource(const std::string& flush) {
+std::string RemapSource(const std::string& flush,
+                        const std::string& pte_bits = "7") {
   // Three passes through the same blocks; the remap is between the second
   // and the third, when the call already goes through a link.
   return R"(
@@ -722,8 +723,8 @@ std::string RemapSource(const std::string& flush) {
     add ebx, eax
     cmp edi, 2
     jne skip
-    mov qword [rsi], 0x32000 | 7
-    )" + flush +
+    mov qword [rsi], 0x32000 | )" +
+         pte_bits + "\n" + flush +
          R"(
   skip:
     dec edi
@@ -731,12 +732,12 @@ std::string RemapSource(const std::string& flush) {
     hlt)";
 }
 
-void LoadRemapTargets(FlatMachine& m) {
+void LoadRemapTargets(FlatMachine& m, uint64_t pte_bits = 7) {
   const uint8_t one[] = {0xb8, 1, 0, 0, 0, 0xc3};   // mov eax, 1; ret
   const uint8_t two[] = {0xb8, 20, 0, 0, 0, 0xc3};  // mov eax, 20; ret
   ASSERT_TRUE(m.memory().Write(GuestAddr(0x31000), one).ok());
   ASSERT_TRUE(m.memory().Write(GuestAddr(0x32000), two).ok());
-  m.SetPte(0x30000, 0x31000 | 7);
+  m.SetPte(0x30000, 0x31000 | pte_bits);
 }
 
 TEST_F(AsmTest, RemapWithInvlpgRunsTheNewPage) {
@@ -749,6 +750,27 @@ TEST_F(AsmTest, RemapWithCr3ReloadRunsTheNewPage) {
   LoadRemapTargets(*m_);
   Regs r = RunToHalt(RemapSource("mov rax, cr3\nmov cr3, rax"));
   EXPECT_EQ(r.rbx, 1u + 1u + 20u);
+}
+
+// A global page (G with CR4.PGE): INVLPG still ends the links to it; a CR3
+// write keeps its translation, in the TLB as on hardware, and so the links
+// made through it, however many CR3 writes follow.
+TEST_F(AsmTest, RemapGlobalPageWithInvlpgRunsTheNewPage) {
+  LoadRemapTargets(*m_, 0x107);
+  Regs r = RunToHalt(RemapSource("mov eax, 0x30000\ninvlpg [rax]", "0x107"));
+  EXPECT_EQ(r.rbx, 1u + 1u + 20u);
+}
+
+TEST_F(AsmTest, Cr3ReloadKeepsAGlobalTranslation) {
+  LoadRemapTargets(*m_, 0x107);
+  Regs r = RunToHalt(
+      RemapSource("mov rax, cr3\nmov cr3, rax\nmov cr3, rax", "0x107"));
+  EXPECT_EQ(r.rbx, 1u + 1u + 1u);
+  LoadRemapTargets(*m_, 0x107);
+  m_->vcpu().set_block_cache_enabled(false);
+  Regs one = RunToHalt(
+      RemapSource("mov rax, cr3\nmov cr3, rax\nmov cr3, rax", "0x107"));
+  EXPECT_EQ(one.rbx, 1u + 1u + 1u);
 }
 
 TEST_F(AsmTest, CodeRewrittenBehindALinkIsSeen) {

@@ -226,6 +226,7 @@ const Block* TcgVcpu::FindBlock(const Block* prev, uint64_t context,
   }
   // A Build that emptied the cache killed `prev`.
   if (prev != nullptr && generation == blocks_.generation()) {
+    if (!c.CodeTlbGlobal(lin)) c.NoteNonGlobalLink();
     BlockCache::AddLink(*prev, s.rip, context, b, *host);
   }
   return b;
