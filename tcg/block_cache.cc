@@ -63,9 +63,16 @@ const Block* BlockCache::Build(uint64_t phys, int code_bits,
   // Into the front of the set, replacing a stale block at the same start,
   // or else the least recently used way.
   Way* set = sets_[SetIndex(phys)].ways;
+  const uint32_t tag = Tag(b->key);
   int w = 0;
-  while (w < kWays - 1 && set[w].key != b->key) ++w;
-  MoveToFront(set, w, Way{.key = b->key, .block = b});
+  while (w < kWays - 1 &&
+         !(set[w].tag == tag && At(set[w].offset)->key == b->key)) {
+    ++w;
+  }
+  MoveToFront(set, w,
+              Way{.tag = tag,
+                  .offset = static_cast<uint32_t>(
+                      reinterpret_cast<std::byte*>(b) - arena_.get())});
   return b;
 }
 

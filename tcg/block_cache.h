@@ -71,7 +71,7 @@ struct Block {
 
 class BlockCache {
  public:
-  // Index sets of kWays (one cache line each) and arena size: a Linux
+  // Index sets of kWays (half a cache line each) and arena size: a Linux
   // guest's hot kernel paths fit, and the arena's pages only become
   // resident as blocks fill it. A full arena starts over empty. The arena
   // is all resident once a guest has booted, so its size is a trade: a boot
@@ -80,6 +80,7 @@ class BlockCache {
   static constexpr int kWays = 4;
   static constexpr size_t kSets = 4096;
   static constexpr size_t kArenaBytes = 3u << 20;
+  static_assert(kArenaBytes <= UINT32_MAX, "ways hold 32-bit arena offsets");
 
   BlockCache();
   ~BlockCache();
@@ -91,13 +92,16 @@ class BlockCache {
   const Block* Lookup(uint64_t phys, int code_bits, const uint8_t* host) {
     if (sets_ == nullptr) return nullptr;
     const uint64_t key = Key(phys, code_bits);
+    const uint32_t tag = Tag(key);
     Way* set = sets_[SetIndex(phys)].ways;
     for (int w = 0; w < kWays; ++w) {
-      if (set[w].key != key) continue;
+      if (set[w].tag != tag) continue;
       const Way hit = set[w];
-      if (!Valid(*hit.block, host)) return nullptr;
+      const Block* b = At(hit.offset);
+      if (b->key != key) continue;
+      if (!Valid(*b, host)) return nullptr;
       MoveToFront(set, w, hit);
-      return hit.block;
+      return b;
     }
     return nullptr;
   }
@@ -181,13 +185,23 @@ class BlockCache {
     return x == y;
   }
 
+  // A way holds a 32-bit tag of the block's key and the block's place in
+  // the arena: half the index a key and a pointer took. A tag match is
+  // confirmed against the key in the block's header, which validation
+  // reads next anyway. Tags are odd, so an empty way (0) never matches.
   struct Way {
-    uint64_t key = ~0ull;
-    const Block* block = nullptr;
+    uint32_t tag = 0;
+    uint32_t offset = 0;
   };
-  struct alignas(64) Set {
+  struct alignas(kWays * sizeof(Way)) Set {
     Way ways[kWays];
   };
+  static uint32_t Tag(uint64_t key) {
+    return static_cast<uint32_t>(key ^ (key >> 32)) | 1;
+  }
+  const Block* At(uint32_t offset) const {
+    return reinterpret_cast<const Block*>(arena_.get() + offset);
+  }
   // Puts `way` first in `set`, shifting ways [0, w) down one; way w (the
   // old place of `way`, or the one to evict) is overwritten.
   static void MoveToFront(Way* set, int w, const Way& way) {

@@ -35,6 +35,30 @@ TEST(BlockCache, LookupFindsBuiltBlockWhileBytesMatch) {
   EXPECT_EQ(cache.Lookup(0x1000, 64, page.data()), nullptr);
 }
 
+// Ways hold a 32-bit tag of the key (low half XOR high half): addresses
+// 2^32 apart can share it, and a lookup must still only find its own key.
+TEST(BlockCache, KeysSharingATagStayApart) {
+  BlockCache cache;
+  std::vector<uint8_t> page = BlockPage();
+  const uint64_t a = 0x1000;
+  // About one h in kSets puts b in a's set, where the tags collide.
+  for (uint64_t h = 8; h <= 8 * 20000; h += 8) {
+    // The same tag as `a` and the same bytes: only the key tells them apart.
+    const uint64_t b = h << 32 | (a ^ h);
+    if (cache.Lookup(a, 64, page.data()) == nullptr) {
+      ASSERT_NE(cache.Build(a, 64, page.data(), 4096), nullptr);
+    }
+    const Block* built = cache.Build(b, 64, page.data(), 4096);
+    ASSERT_NE(built, nullptr);
+    const Block* found_b = cache.Lookup(b, 64, page.data());
+    ASSERT_EQ(found_b, built);
+    const Block* found_a = cache.Lookup(a, 64, page.data());
+    if (found_a != nullptr) {
+      ASSERT_EQ(found_a->key, a | 64ull << 56) << "h=" << h;
+    }
+  }
+}
+
 TEST(BlockCache, FullArenaStartsOverAndKeepsWorking) {
   BlockCache cache;
   std::vector<uint8_t> page = BlockPage();
