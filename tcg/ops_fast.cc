@@ -339,9 +339,9 @@ ExecStatus Cbw(Cpu& c, const Insn&) {
 }
 
 // ---- 64-bit memory operands
-// --------------------------------------------------- Only for 64-bit code,
-// 64-bit addressing and segments without a base (not FS/GS): the linear address
-// is the effective address.
+// --------------------------------------------------- Only for 64-bit code
+// and 64-bit addressing: the linear address is the effective address, plus
+// the segment base for FS and GS (kEaSeg).
 
 // kEaSeg: any addressing form relative to FS or GS, whose base is added.
 enum EaForm { kEaBase, kEaRip, kEaGeneric, kEaSeg };
@@ -385,6 +385,24 @@ inline bool Store(Cpu& c, const Insn& i, uint64_t v) {
          (Canonical(c, i, lin) && c.WriteLin(lin, kSize, v & kMask<kSize>));
 }
 
+// Read-modify-write of the memory operand through the host page of a TLB
+// entry that already allows writing, as RmwRm does: `f` maps the old value
+// to the new one (and may set flags). false, with nothing done, on a TLB
+// miss, MMIO or an access across a page: the caller then runs the generic
+// handler (page walk, a write fault, the device).
+template <int kSize, int kEa, typename F>
+inline bool RmwHit(Cpu& c, const Insn& i, F f) {
+  const uint64_t lin = Ea64<kEa>(c, i);
+  uint8_t* p = c.TlbHost(lin, kSize, kAccWrite);  // a hit is canonical
+  if (p == nullptr) return false;
+  uint64_t a = 0;
+  std::memcpy(&a, p, kSize);
+  const uint64_t r = f(a);
+  c.NoteCodeWrite(p, kSize);
+  std::memcpy(p, &r, kSize);
+  return true;
+}
+
 template <int kSize, int kEa>
 ExecStatus MovLoad(Cpu& c, const Insn& i) {
   uint64_t v;
@@ -417,10 +435,7 @@ ExecStatus AluRMem(Cpu& c, const Insn& i) {
 }
 
 // [mem] op= imm (80/81/83 with a memory operand) or [mem] op= reg (01, 09,
-// 21, 29, 31, 39): CMP only reads. The others write through the host page
-// of a TLB entry that already allows writing, as RmwRm does; on a TLB miss,
-// MMIO or an access across a page the generic handler runs instead (page
-// walk, a write fault, the device).
+// 21, 29, 31, 39): CMP only reads; the others go through RmwHit.
 template <int kOp, int kSize, int kEa, bool kImm>
 ExecStatus AluMem(Cpu& c, const Insn& i) {
   const uint64_t b = kImm ? i.imm : GetReg<kSize>(c, i.reg, i.rex);
@@ -430,14 +445,10 @@ ExecStatus AluMem(Cpu& c, const Insn& i) {
     AluOp<7, kSize>(c, a, b);
     return ExecStatus::kNext;
   } else {
-    const uint64_t lin = Ea64<kEa>(c, i);
-    uint8_t* p = c.TlbHost(lin, kSize, kAccWrite);  // a hit is canonical
-    if (p == nullptr) return kImm ? OpGrp1(c, i) : OpAluRmR(c, i);
-    uint64_t a = 0;
-    std::memcpy(&a, p, kSize);
-    const uint64_t r = AluOp<kOp, kSize>(c, a, b);
-    c.NoteCodeWrite(p, kSize);
-    std::memcpy(p, &r, kSize);
+    const auto step = [&](uint64_t a) { return AluOp<kOp, kSize>(c, a, b); };
+    if (!RmwHit<kSize, kEa>(c, i, step)) {
+      return kImm ? OpGrp1(c, i) : OpAluRmR(c, i);
+    }
     return ExecStatus::kNext;
   }
 }
@@ -458,9 +469,8 @@ ExecStatus TestRegImm(Cpu& c, const Insn& i) {
   return ExecStatus::kNext;
 }
 
-// BTS BTR BTC [mem], imm8 (0F BA /5 /6 /7, kOp 1 2 3) through the host
-// page of a TLB entry that allows writing, as AluMem; BT [mem], imm8 (/4,
-// kOp 0) only reads. CF only.
+// BTS BTR BTC [mem], imm8 (0F BA /5 /6 /7, kOp 1 2 3) through RmwHit;
+// BT [mem], imm8 (/4, kOp 0) only reads. CF only.
 template <int kOp, int kSize, int kEa>
 ExecStatus BitMemImm(Cpu& c, const Insn& i) {
   const unsigned bit = static_cast<unsigned>(i.imm) & (kSize * 8 - 1);
@@ -468,14 +478,12 @@ ExecStatus BitMemImm(Cpu& c, const Insn& i) {
   if constexpr (kOp == 0) {
     if (!Load<kSize, kEa>(c, i, &v)) return ExecStatus::kFault;
   } else {
-    const uint64_t lin = Ea64<kEa>(c, i);
-    uint8_t* p = c.TlbHost(lin, kSize, kAccWrite);  // a hit is canonical
-    if (p == nullptr) return OpGrp8(c, i);
-    std::memcpy(&v, p, kSize);
     const uint64_t b = 1ull << bit;
-    const uint64_t r = kOp == 1 ? (v | b) : kOp == 2 ? (v & ~b) : (v ^ b);
-    c.NoteCodeWrite(p, kSize);
-    std::memcpy(p, &r, kSize);
+    const auto step = [&](uint64_t a) {
+      v = a;
+      return kOp == 1 ? (a | b) : kOp == 2 ? (a & ~b) : (a ^ b);
+    };
+    if (!RmwHit<kSize, kEa>(c, i, step)) return OpGrp8(c, i);
   }
   c.SetArith(kFlagCf, ((v >> bit) & 1) ? kFlagCf : 0);
   return ExecStatus::kNext;
@@ -491,27 +499,23 @@ ExecStatus TestMemImm(Cpu& c, const Insn& i) {
   return ExecStatus::kNext;
 }
 
-// INC/DEC [mem] (FF /0 /1) through the host page of a TLB entry that
-// allows writing; the generic handler where FastCf cannot tell CF or the
-// TLB does not map the operand writable.
+// INC/DEC [mem] (FF /0 /1) through RmwHit; the generic handler where
+// FastCf cannot tell CF or RmwHit misses.
 template <bool kDec, int kSize, int kEa>
 ExecStatus IncDecMem(Cpu& c, const Insn& i) {
   const int cf_or_slow = FastCf(c);
-  const uint64_t lin = Ea64<kEa>(c, i);
-  uint8_t* p = c.TlbHost(lin, kSize, kAccWrite);  // a hit is canonical
-  if (cf_or_slow < 0 || p == nullptr) return OpGrp5(c, i);
-  uint64_t a = 0;
-  std::memcpy(&a, p, kSize);
-  const uint64_t r = (kDec ? a - 1 : a + 1) & kMask<kSize>;
-  c.s.lazy = LazyFlags{r,
-                       a,
-                       1,
-                       static_cast<uint64_t>(cf_or_slow),
-                       kDec ? kCcDec : kCcInc,
-                       static_cast<uint8_t>(kSize)};
-  c.NoteCodeWrite(p, kSize);
-  std::memcpy(p, &r, kSize);
-  return ExecStatus::kNext;
+  if (cf_or_slow < 0) return OpGrp5(c, i);
+  const auto step = [&](uint64_t a) {
+    const uint64_t r = (kDec ? a - 1 : a + 1) & kMask<kSize>;
+    c.s.lazy = LazyFlags{r,
+                         a,
+                         1,
+                         static_cast<uint64_t>(cf_or_slow),
+                         kDec ? kCcDec : kCcInc,
+                         static_cast<uint8_t>(kSize)};
+    return r;
+  };
+  return RmwHit<kSize, kEa>(c, i, step) ? ExecStatus::kNext : OpGrp5(c, i);
 }
 
 // CMPXCHG [mem], r (0F B1), with or without LOCK: one host compare-and-swap
@@ -1129,10 +1133,10 @@ Handler Specialize(Insn* ip, int code_bits) {
   if (fn == OpMovzx) return SpecializeExtend<false>(i, code_bits);
   if (fn == OpMovsx) return SpecializeExtend<true>(i, code_bits);
   if (fn == OpGrp8) return SpecializeBitImm(i, code_bits);
-  if ((fn == OpImul3 || fn == OpImul2) && reg) {
-    if (fn == OpImul3) return s4 ? Imul3Reg<4> : s8 ? Imul3Reg<8> : nullptr;
+  if (fn == OpImul3 && reg)
+    return s4 ? Imul3Reg<4> : s8 ? Imul3Reg<8> : nullptr;
+  if (fn == OpImul2 && reg)
     return s4 ? Imul2Reg<4> : s8 ? Imul2Reg<8> : nullptr;
-  }
   if (fn == OpCbw) return s4 ? Cbw<4> : s8 ? Cbw<8> : nullptr;
   if (fn == OpXchgAccReg && i.reg == kRax) return OpNop;  // NOP, PAUSE
   if (fn == OpMovsxd) return SpecializeMovsxd(i, code_bits);
