@@ -29,6 +29,25 @@ TEST_F(AsmTest, StoreIntoLaterInstructionOfSameBlock) {
   EXPECT_EQ(r.rcx, 42u);
 }
 
+// The same through the read-modify-write forms that write the host page
+// directly (ALU, INC, BTS with a memory destination).
+TEST_F(AsmTest, ReadModifyWriteIntoLaterInstructionsOfSameBlock) {
+  Regs r = RunToHalt(R"(
+    lea rax, [rel target]
+    add dword [rax + 1], 40
+    inc dword [rax + 6]
+    bts dword [rax + 11], 4
+    nop
+  target:
+    mov ecx, 2
+    mov edx, 2
+    mov esi, 2
+    hlt)");
+  EXPECT_EQ(r.rcx, 42u);
+  EXPECT_EQ(r.rdx, 3u);
+  EXPECT_EQ(r.rsi, 18u);
+}
+
 TEST_F(AsmTest, StoreIntoOwnInstructionThenLoopAgain) {
   // The second pass runs a block that was cached before the store.
   Regs r = RunToHalt(R"(
