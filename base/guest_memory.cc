@@ -174,6 +174,7 @@ absl::Status GuestMemory::Write(GuestAddr addr,
                                 absl::Span<const uint8_t> data) const {
   SKIFF_ASSIGN_OR_RETURN(absl::Span<uint8_t> dst, Slice(addr, data.size()));
   if (!data.empty()) std::memcpy(dst.data(), data.data(), data.size());
+  NoteWrite();
   return absl::OkStatus();
 }
 
@@ -181,6 +182,7 @@ absl::Status GuestMemory::Fill(GuestAddr addr, uint8_t value,
                                uint64_t len) const {
   SKIFF_ASSIGN_OR_RETURN(absl::Span<uint8_t> dst, Slice(addr, len));
   if (len > 0) std::memset(dst.data(), value, len);
+  NoteWrite();
   return absl::OkStatus();
 }
 

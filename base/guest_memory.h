@@ -11,9 +11,15 @@
 // Thread-safety: the layout is constant after Create; the bytes themselves
 // are shared with the guest and may change at any time, so callers copy what
 // they validate (ReadObj) instead of validating in place.
+//
+// Writers other than the guest's own instructions report their writes
+// (NoteWrite; Write and Fill do it themselves): the interpreter keeps decoded
+// guest code and re-checks it against RAM only after the write epoch moved
+// (tcg/block_cache.h).
 #ifndef SKIFF_BASE_GUEST_MEMORY_H_
 #define SKIFF_BASE_GUEST_MEMORY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -71,6 +77,7 @@ class GuestMemory {
   bool Contains(GuestAddr addr, uint64_t len) const;
 
   // The host bytes backing [addr, addr + len), which must lie in one region.
+  // A writer through the span reports its writes (NoteWrite).
   absl::StatusOr<absl::Span<uint8_t>> Slice(GuestAddr addr, uint64_t len) const;
   // As Slice, for hot paths: an empty span when out of range (len > 0).
   absl::Span<uint8_t> TrySlice(GuestAddr addr, uint64_t len) const;
@@ -80,6 +87,17 @@ class GuestMemory {
   absl::Status Read(GuestAddr addr, absl::Span<uint8_t> out) const;
   absl::Status Write(GuestAddr addr, absl::Span<const uint8_t> data) const;
   absl::Status Fill(GuestAddr addr, uint8_t value, uint64_t len) const;
+
+  // Counts reported writes. A device that wrote through a span calls
+  // NoteWrite after its writes and before it makes them visible to the
+  // guest (a used-ring index, an interrupt); a reader that saw that signal
+  // and then loads the epoch sees the new value.
+  uint64_t write_epoch() const {
+    return write_epoch_.load(std::memory_order_relaxed);
+  }
+  void NoteWrite() const {
+    write_epoch_.fetch_add(1, std::memory_order_seq_cst);
+  }
 
   template <typename T>
   absl::StatusOr<T> ReadObj(GuestAddr addr) const {
@@ -104,6 +122,7 @@ class GuestMemory {
   const Region* Find(GuestAddr addr, uint64_t len) const;
 
   std::vector<Region> regions_;  // sorted by start; constant after Create
+  mutable std::atomic<uint64_t> write_epoch_{0};
 };
 
 }  // namespace skiff

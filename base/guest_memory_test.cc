@@ -40,6 +40,18 @@ TEST(GuestMemory, ReadWriteRoundTrip) {
   EXPECT_EQ(mem->total_size(), 1u << 20);
 }
 
+TEST(GuestMemory, WritesMoveTheWriteEpoch) {
+  auto mem = MakeMemory({{GuestAddr(0), 1 << 20}});
+  const uint64_t start = mem->write_epoch();
+  ASSERT_TRUE(mem->WriteObj<uint32_t>(GuestAddr(0x1000), 1).ok());
+  EXPECT_EQ(mem->write_epoch(), start + 1);
+  ASSERT_TRUE(mem->Fill(GuestAddr(0x2000), 0xcc, 16).ok());
+  EXPECT_EQ(mem->write_epoch(), start + 2);
+  ASSERT_TRUE(mem->ReadObj<uint32_t>(GuestAddr(0x1000)).ok());
+  mem->NoteWrite();
+  EXPECT_EQ(mem->write_epoch(), start + 3);
+}
+
 TEST(GuestMemory, RefusesOutOfBoundsAndOverflow) {
   auto mem = MakeMemory({{GuestAddr(0), 1 << 20}});
   uint8_t buf[16];

@@ -302,11 +302,14 @@ void VirtioMmio::MarkNeedsReset(const absl::Status& why) {
               device_->device_id(), OneLine(std::string(why.message())));
   }
   status_ |= kStatusNeedsReset;
+  // Buffers may hold data the device wrote but never published.
+  mem_.NoteWrite();
   SignalConfig();
 }
 
 void VirtioMmio::ResetLocked() {
   device_->Reset();
+  mem_.NoteWrite();  // as in MarkNeedsReset
   status_ = 0;
   device_features_sel_ = 0;
   driver_features_sel_ = 0;

@@ -230,17 +230,22 @@ TEST(VirtioMmio, ProcessQueueErrorNeedsReset) {
   Fixture f;
   f.Activate();
   f.dev->process_result = absl::DataLossError("bad ring");
+  uint64_t epoch = f.mem->write_epoch();
   f.driver->Notify(0);
   EXPECT_TRUE(f.driver->status() & kStatusNeedsReset);
   EXPECT_TRUE(f.mmio->interrupt_status() & kInterruptConfigChange);
+  // Buffers may hold unpublished writes (GuestMemory::NoteWrite).
+  EXPECT_GT(f.mem->write_epoch(), epoch);
   // Further notifications are ignored until reset.
   f.driver->Notify(0);
   EXPECT_EQ(f.dev->processed.size(), 1u);
   // The driver cannot clear NEEDS_RESET except by resetting.
   f.driver->Write32(kMmioStatus, f.driver->status() & ~kStatusNeedsReset);
   EXPECT_TRUE(f.driver->status() & kStatusNeedsReset);
+  epoch = f.mem->write_epoch();
   f.driver->Write32(kMmioStatus, 0);
   EXPECT_EQ(f.driver->status(), 0u);
+  EXPECT_GT(f.mem->write_epoch(), epoch);  // as at NEEDS_RESET
 }
 
 TEST(VirtioMmio, UsedBufferInterruptAndAck) {

@@ -201,6 +201,9 @@ void Virtqueue::AddUsed(uint16_t head, uint32_t len) {
 
 bool Virtqueue::PublishUsed() {
   if (next_used_ == published_used_) return false;
+  // The buffers and elements written so far are reported before the index
+  // that exposes them (GuestMemory::NoteWrite).
+  mem_->NoteWrite();
   // Release: the elements written by AddUsed are visible before the index
   // that exposes them (§2.7.8.2).
   Store16(used_.data() + kUsedIdx, next_used_, __ATOMIC_RELEASE);
@@ -226,6 +229,7 @@ bool Virtqueue::EnableNotification() {
   } else {
     Store16(used_.data() + kUsedFlags, 0, __ATOMIC_RELAXED);
   }
+  mem_->NoteWrite();
   std::atomic_thread_fence(std::memory_order_seq_cst);
   return AvailIdx() != next_avail_;
 }
@@ -240,6 +244,7 @@ void Virtqueue::DisableNotification() {
   } else {
     Store16(used_.data() + kUsedFlags, kVirtqUsedFNoNotify, __ATOMIC_RELAXED);
   }
+  mem_->NoteWrite();
 }
 
 }  // namespace skiff::devices

@@ -110,6 +110,25 @@ TEST(Virtqueue, UsedElementsAppearOnPublish) {
   EXPECT_FALSE(f.queue->PublishUsed());  // nothing new
 }
 
+// The interpreter trusts decoded guest code until the write epoch moves
+// (GuestMemory::NoteWrite): what a device wrote must move it by the time
+// the used index exposes it, and so must notification changes.
+TEST(Virtqueue, PublishingAndNotificationChangesReportWrites) {
+  Fixture f;
+  f.driver.Add({{GuestAddr(0x8000), 8, true}});
+  ASSERT_TRUE(*f.queue->Pop(f.chain));
+  f.queue->AddUsed(f.chain.head, 5);
+  uint64_t epoch = f.mem->write_epoch();
+  f.queue->PublishUsed();
+  EXPECT_GT(f.mem->write_epoch(), epoch);
+  epoch = f.mem->write_epoch();
+  f.queue->DisableNotification();
+  EXPECT_GT(f.mem->write_epoch(), epoch);
+  epoch = f.mem->write_epoch();
+  f.queue->EnableNotification();
+  EXPECT_GT(f.mem->write_epoch(), epoch);
+}
+
 TEST(Virtqueue, NoInterruptFlagSuppressesInterrupts) {
   Fixture f;
   f.driver.SetAvailFlags(kVirtqAvailFNoInterrupt);
