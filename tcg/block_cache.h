@@ -4,9 +4,13 @@
 // of the 4 KiB code page, or kMaxInsns. Hot instructions get specialised
 // handlers at build time (ops_fast.h).
 //
-// A block keeps a copy of its guest bytes and is validated on every entry
-// with one compare against guest RAM, so writes from anywhere (this vCPU,
-// other vCPUs, devices, the VMM) can never execute stale decodes. Writes by
+// A block keeps a copy of its guest bytes, so writes from anywhere (this
+// vCPU, other vCPUs, devices, the VMM) can never execute stale decodes: on
+// entry, a block is trusted when it was last checked at the current check
+// epoch (TcgVcpu::CheckEpoch), else its bytes are compared with guest RAM
+// once more. For a machine's sole vCPU the epoch is GuestMemory's write
+// epoch, which every write that could change a block's bytes bumps (see
+// Cpu::MarkCodePage); with several vCPUs every entry compares. Writes by
 // this vCPU *while* a block runs are caught by Cpu::NoteCodeWrite (the run
 // loop leaves the block after the writing instruction).
 //
@@ -16,7 +20,7 @@
 // lifetimes: links from a block to the blocks that followed it (Block::Link)
 // are plain pointers, valid for the arena's generation.
 //
-//   const Block* b = cache.Lookup(phys, 64, host);
+//   const Block* b = cache.Lookup(phys, 64, host, epoch);
 //   if (b == nullptr) b = cache.Build(phys, 64, host, 4096 - (phys & 0xfff));
 #ifndef SKIFF_TCG_BLOCK_CACHE_H_
 #define SKIFF_TCG_BLOCK_CACHE_H_
@@ -45,6 +49,8 @@ struct Block {
   // without a lookup (it still re-validates the bytes).
   bool branch_end = false;
   uint32_t insns_offset = 0;  // from the start of the header
+  // The check epoch at which the bytes last equalled guest RAM.
+  mutable uint64_t checked = ~0ull;
 
   // Where 64-bit code went after this block, so the next block is found
   // without translating RIP or searching the index. A link holds while the
@@ -85,11 +91,11 @@ class BlockCache {
   BlockCache();
   ~BlockCache();
 
-  // The cached block at `phys` if its bytes still equal guest memory at
-  // `host` (the host address of `phys`, inside one RAM page). A hit moves
-  // to the front of its set, so the set's last way is the least recently
-  // used one.
-  const Block* Lookup(uint64_t phys, int code_bits, const uint8_t* host) {
+  // The cached block at `phys` if it is Current at `epoch` (`host` is the
+  // host address of `phys`, inside one RAM page). A hit moves to the front
+  // of its set, so the set's last way is the least recently used one.
+  const Block* Lookup(uint64_t phys, int code_bits, const uint8_t* host,
+                      uint64_t epoch) {
     if (sets_ == nullptr) return nullptr;
     const uint64_t key = Key(phys, code_bits);
     const uint32_t tag = Tag(key);
@@ -99,7 +105,7 @@ class BlockCache {
       const Way hit = set[w];
       const Block* b = At(hit.offset);
       if (b->key != key) continue;
-      if (!Valid(*b, host)) return nullptr;
+      if (!Current(*b, host, epoch)) return nullptr;
       MoveToFront(set, w, hit);
       return b;
     }
@@ -130,9 +136,15 @@ class BlockCache {
   // Bumped by every Clear: a Block pointer taken before is dead after.
   uint64_t generation() const { return generation_; }
 
-  // Whether guest memory at `host` still holds the block's bytes.
-  static bool Valid(const Block& b, const uint8_t* host) {
-    return SameBytes(b.bytes(), host, b.nbytes);
+  // Whether guest memory at `host` still holds the block's bytes: known
+  // when the block was checked at check epoch `epoch` (read before the
+  // compare, so that a write racing with it moves the epoch on), else
+  // compared.
+  static bool Current(const Block& b, const uint8_t* host, uint64_t epoch) {
+    if (b.checked == epoch) return true;
+    if (!SameBytes(b.bytes(), host, b.nbytes)) return false;
+    b.checked = epoch;
+    return true;
   }
 
   // Decodes a new block from `host` (`avail` bytes up to the end of the

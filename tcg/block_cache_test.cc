@@ -24,15 +24,31 @@ std::vector<uint8_t> BlockPage() {
 TEST(BlockCache, LookupFindsBuiltBlockWhileBytesMatch) {
   BlockCache cache;
   std::vector<uint8_t> page = BlockPage();
-  EXPECT_EQ(cache.Lookup(0x1000, 64, page.data()), nullptr);
+  EXPECT_EQ(cache.Lookup(0x1000, 64, page.data(), 1), nullptr);
   const Block* b = cache.Build(0x1000, 64, page.data(), 4096);
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(b->ninsn, 8);
   EXPECT_EQ(b->nbytes, 8);
-  EXPECT_EQ(cache.Lookup(0x1000, 64, page.data()), b);
-  EXPECT_EQ(cache.Lookup(0x1000, 32, page.data()), nullptr);  // other mode
+  EXPECT_EQ(cache.Lookup(0x1000, 64, page.data(), 1), b);
+  EXPECT_EQ(cache.Lookup(0x1000, 32, page.data(), 1), nullptr);  // other mode
   page[3] = 0xcc;  // the guest rewrote the block
-  EXPECT_EQ(cache.Lookup(0x1000, 64, page.data()), nullptr);
+  EXPECT_EQ(cache.Lookup(0x1000, 64, page.data(), 2), nullptr);
+}
+
+// A block checked at an epoch is trusted at that epoch without a compare:
+// the epoch's owner bumps it for every write that could change the bytes.
+TEST(BlockCache, CheckedBlockIsTrustedUntilTheEpochMoves) {
+  BlockCache cache;
+  std::vector<uint8_t> page = BlockPage();
+  const Block* b = cache.Build(0x1000, 64, page.data(), 4096);
+  ASSERT_NE(b, nullptr);
+  EXPECT_TRUE(BlockCache::Current(*b, page.data(), 5));  // compared
+  page[3] = 0xcc;  // a write nobody reported
+  EXPECT_TRUE(BlockCache::Current(*b, page.data(), 5));
+  EXPECT_FALSE(BlockCache::Current(*b, page.data(), 6));
+  page[3] = 0x90;
+  EXPECT_TRUE(BlockCache::Current(*b, page.data(), 7));
+  EXPECT_EQ(b->checked, 7u);
 }
 
 // Ways hold a 32-bit tag of the key (low half XOR high half): addresses
@@ -45,14 +61,14 @@ TEST(BlockCache, KeysSharingATagStayApart) {
   for (uint64_t h = 8; h <= 8 * 20000; h += 8) {
     // The same tag as `a` and the same bytes: only the key tells them apart.
     const uint64_t b = h << 32 | (a ^ h);
-    if (cache.Lookup(a, 64, page.data()) == nullptr) {
+    if (cache.Lookup(a, 64, page.data(), 0) == nullptr) {
       ASSERT_NE(cache.Build(a, 64, page.data(), 4096), nullptr);
     }
     const Block* built = cache.Build(b, 64, page.data(), 4096);
     ASSERT_NE(built, nullptr);
-    const Block* found_b = cache.Lookup(b, 64, page.data());
+    const Block* found_b = cache.Lookup(b, 64, page.data(), 0);
     ASSERT_EQ(found_b, built);
-    const Block* found_a = cache.Lookup(a, 64, page.data());
+    const Block* found_a = cache.Lookup(a, 64, page.data(), 0);
     if (found_a != nullptr) {
       ASSERT_EQ(found_a->key, a | 64ull << 56) << "h=" << h;
     }
@@ -71,7 +87,7 @@ TEST(BlockCache, FullArenaStartsOverAndKeepsWorking) {
     const Block* b =
         cache.Build(phys, 64, page.data() + phys % 4096, 4096 - phys % 4096);
     ASSERT_NE(b, nullptr);
-    ASSERT_EQ(cache.Lookup(phys, 64, page.data() + phys % 4096), b);
+    ASSERT_EQ(cache.Lookup(phys, 64, page.data() + phys % 4096, 0), b);
     ASSERT_LE(cache.arena_used(), BlockCache::kArenaBytes);
   }
   EXPECT_GE(cache.generation(), generation + 2);
@@ -87,7 +103,7 @@ TEST(BlockCache, SetKeepsMostRecentlyUsedWays) {
     built.push_back(cache.Build(n * 8, 64, page.data() + n * 8, 4096 - n * 8));
   }
   for (uint64_t n = 0; n < 64; ++n) {
-    EXPECT_EQ(cache.Lookup(n * 8, 64, page.data() + n * 8), built[n]) << n;
+    EXPECT_EQ(cache.Lookup(n * 8, 64, page.data() + n * 8, 0), built[n]) << n;
   }
 }
 

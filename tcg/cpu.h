@@ -21,7 +21,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "base/guest_clock.h"
 #include "base/guest_entropy.h"
@@ -193,7 +195,9 @@ inline int TlbTagIndex(AccessKind kind, bool user) {
 //               which reaches the device (set in all six tags);
 //   kTlbDenied  the cached translation does not allow this access (a
 //               permission the page lacks, or a write to a page whose D bit
-//               is clear, which must walk to set it): the slow path walks.
+//               is clear, which must walk to set it): the slow path walks;
+//   kTlbCode    (write tags only) the page holds decoded blocks
+//               (Cpu::MarkCodePage): the slow path reports the write.
 // An empty entry has every tag ~0, which no page address matches, with or
 // without kTlbMmio cleared. Pages are canonical (Translate refuses others),
 // so a hit implies a canonical address. So tag[k] & ~0xfff is the entry's page
@@ -201,6 +205,7 @@ inline int TlbTagIndex(AccessKind kind, bool user) {
 struct TlbEntry {
   static constexpr uint64_t kTlbMmio = 1;
   static constexpr uint64_t kTlbDenied = 2;
+  static constexpr uint64_t kTlbCode = 4;
   static constexpr uint64_t kTlbGlobal = 1;  // in `phys`
 
   uint64_t tag[6] = {~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull};
@@ -470,8 +475,8 @@ class Cpu {
   // `user`'s privilege, RAM or not; nullptr when only a page walk can tell.
   TlbEntry* TlbHit(uint64_t lin, AccessKind kind, bool user) {
     TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
-    if ((e.tag[TlbTagIndex(kind, user)] & ~TlbEntry::kTlbMmio) !=
-        (lin & ~0xfffull)) {
+    if ((e.tag[TlbTagIndex(kind, user)] &
+         ~(TlbEntry::kTlbMmio | TlbEntry::kTlbCode)) != (lin & ~0xfffull)) {
       return nullptr;
     }
     return &e;
@@ -490,6 +495,35 @@ class Cpu {
     const TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
     return TlbMatch(e, lin, size, kind + s.user_tag) ? e.host(lin) : nullptr;
   }
+  // TlbHost for a write at the current privilege level that also serves a
+  // page holding blocks, after reporting the write (for a run of writes).
+  uint8_t* TlbHostForWrite(uint64_t lin, uint64_t size) {
+    const TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
+    const uint64_t tag = e.tag[kAccWrite + s.user_tag];
+    const uint64_t page = (lin + size - 1) & ~0xfffull;
+    if (tag == (page | TlbEntry::kTlbCode)) {
+      NoteCodePageWrite();
+    } else if (tag != page) {
+      return nullptr;
+    }
+    return e.host(lin);
+  }
+
+  // ---- Pages holding decoded blocks ---------------------------------------
+  // The block cache trusts a block checked at the current GuestMemory write
+  // epoch (block_cache.h). So that this holds for this vCPU's own writes,
+  // the pages blocks were decoded from are marked here; the TLB's write
+  // tags of a marked page carry kTlbCode, which sends every write to it
+  // through a slow path that bumps the epoch (NoteCodePageWrite). Only for
+  // a machine's sole vCPU: another vCPU's TLB would not know the mark.
+  void MarkCodePage(uint64_t phys);
+  // Drops every mark (when the block cache empties).
+  void ForgetCodePages();
+  bool IsCodePage(uint64_t phys) const {
+    const uint64_t pn = phys >> 12;
+    return pn < code_page_count_ && ((code_pages_[pn >> 6] >> (pn & 63)) & 1);
+  }
+  void NoteCodePageWrite() { memory_.NoteWrite(); }
   void FlushTlb(bool include_global);
   void FlushTlbPage(uint64_t lin);
 
@@ -611,6 +645,16 @@ class Cpu {
   bool nonglobal_link_ = false;  // a link to a non-global page since a bump
   uint8_t* fetch_host_ = nullptr;
   uint64_t fetch_phys_ = 0;
+  // MarkCodePage's bits, one per guest-physical page below memory_.end(),
+  // allocated on the first mark (zero pages until written); words
+  // [code_lo_word_, code_hi_word_) may hold bits.
+  struct FreeDeleter {
+    void operator()(uint64_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint64_t[], FreeDeleter> code_pages_;
+  uint64_t code_page_count_ = 0;
+  size_t code_lo_word_ = 0;
+  size_t code_hi_word_ = 0;
 };
 
 // ALU family used by several op files (ops_arith.cc): op is the ModRM.reg

@@ -176,6 +176,7 @@ bool Cpu::Walk(uint64_t lin, AccessKind kind, bool user, uint64_t* phys,
           if (kind == kAccExec && nx) ok = false;
         }
         if (ok) {
+          if (IsCodePage(ea)) NoteCodePageWrite();
           NoteCodeWrite(span.data(), entry_size);
           if (entry_size == 8) {
             __atomic_fetch_or(reinterpret_cast<uint64_t*>(span.data()), set,
@@ -231,7 +232,10 @@ bool Cpu::Translate(uint64_t lin, AccessKind kind, bool user, TlbEntry** out) {
     pending_fault = {kGp, true, 0};
     return false;
   }
+  constexpr uint64_t kCode = TlbEntry::kTlbCode;
+  const int tag = TlbTagIndex(kind, user);
   if (TlbEntry* hit = TlbHit(lin, kind, user)) {
+    if (hit->tag[tag] & kCode) NoteCodePageWrite();
     *out = hit;
     return true;
   }
@@ -257,8 +261,60 @@ bool Cpu::Translate(uint64_t lin, AccessKind kind, bool user, TlbEntry** out) {
                           : reinterpret_cast<uintptr_t>(span.data()) -
                                 static_cast<uintptr_t>(page);
   e.phys = phys | (global ? TlbEntry::kTlbGlobal : 0);
+  if (!span.empty() && IsCodePage(phys)) {
+    e.tag[TlbTagIndex(kAccWrite, false)] |= kCode;
+    e.tag[TlbTagIndex(kAccWrite, true)] |= kCode;
+    if (kind == kAccWrite) NoteCodePageWrite();
+  }
   *out = &e;
   return true;
+}
+
+void Cpu::MarkCodePage(uint64_t phys) {
+  if (code_pages_ == nullptr) {
+    code_page_count_ = (memory_.end().value() + 4095) >> 12;
+    // calloc: a large bitmap comes as untouched zero pages.
+    code_pages_.reset(static_cast<uint64_t*>(
+        std::calloc((code_page_count_ + 63) / 64, sizeof(uint64_t))));
+    if (code_pages_ == nullptr) {
+      code_page_count_ = 0;
+      return;
+    }
+  }
+  const uint64_t pn = phys >> 12;
+  if (pn >= code_page_count_) return;
+  const size_t word = static_cast<size_t>(pn >> 6);
+  const uint64_t bit = 1ull << (pn & 63);
+  if (code_pages_[word] & bit) return;
+  if (code_lo_word_ == code_hi_word_) {
+    code_lo_word_ = word;
+    code_hi_word_ = word + 1;
+  } else {
+    code_lo_word_ = std::min(code_lo_word_, word);
+    code_hi_word_ = std::max(code_hi_word_, word + 1);
+  }
+  code_pages_[word] |= bit;
+  // Translations filled before the mark, under any linear address.
+  const uint64_t page = phys & ~0xfffull;
+  for (TlbEntry& e : tlb_) {
+    if (e.ram() && e.phys_page() == page) {
+      e.tag[TlbTagIndex(kAccWrite, false)] |= TlbEntry::kTlbCode;
+      e.tag[TlbTagIndex(kAccWrite, true)] |= TlbEntry::kTlbCode;
+    }
+  }
+}
+
+void Cpu::ForgetCodePages() {
+  if (code_lo_word_ == code_hi_word_) return;
+  std::memset(code_pages_.get() + code_lo_word_, 0,
+              (code_hi_word_ - code_lo_word_) * sizeof(uint64_t));
+  code_lo_word_ = code_hi_word_ = 0;
+  for (TlbEntry& e : tlb_) {
+    if (e.ram()) {
+      e.tag[TlbTagIndex(kAccWrite, false)] &= ~TlbEntry::kTlbCode;
+      e.tag[TlbTagIndex(kAccWrite, true)] &= ~TlbEntry::kTlbCode;
+    }
+  }
 }
 
 bool Cpu::ReadLinSlow(uint64_t lin, int size, uint64_t* out, bool user) {

@@ -58,7 +58,8 @@ uint64_t PageRun(Cpu& c, int seg, uint64_t off, int as, int size, bool down,
   const uint64_t lin = c.Linear(seg, off);
   if (c.s.code_bits == 64 && !c.IsCanonical(lin)) return 0;
   const uint64_t usize = static_cast<uint64_t>(size);
-  uint8_t* host = c.TlbHost(lin, usize, kind);
+  uint8_t* host = kind == kAccWrite ? c.TlbHostForWrite(lin, usize)
+                                    : c.TlbHost(lin, usize, kind);
   const uint64_t in_page = lin & 0xfff;
   const uint64_t mask = as == 8 ? ~0ull : as == 4 ? 0xffffffffull : 0xffffull;
   if (host == nullptr || mask - off < usize - 1) return 0;

@@ -34,6 +34,9 @@ bool WriteStruct(Cpu& c, uint64_t gpa, const T& value) {
   absl::Span<uint8_t> span = c.memory().TrySlice(GuestAddr(gpa), sizeof(T));
   if (span.size() < sizeof(T)) return false;
   std::memcpy(span.data(), &value, sizeof(T));
+  if (c.IsCodePage(gpa) || c.IsCodePage(gpa + sizeof(T) - 1)) {
+    c.NoteCodePageWrite();
+  }
   return true;
 }
 

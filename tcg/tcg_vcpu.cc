@@ -29,8 +29,11 @@ Segment ResetSegment(uint16_t sel, uint64_t base, uint8_t type) {
 }  // namespace
 
 TcgVcpu::TcgVcpu(const GuestMemory& memory, int index,
-                 const std::atomic<uint64_t>* code_epoch)
-    : index_(index), code_epoch_(code_epoch), cpu_(memory, &cache_) {
+                 const std::atomic<uint64_t>* code_epoch, bool sole_vcpu)
+    : index_(index),
+      code_epoch_(code_epoch),
+      sole_vcpu_(sole_vcpu),
+      cpu_(memory, &cache_) {
   cpu_.clock = &own_clock_;
   cpu_.entropy = &entropy_;
   // Power-on state (Intel SDM vol. 3, table 9-1).
@@ -203,7 +206,7 @@ inline ExecStatus ExecBlock(Cpu& c, const Insn*& in, uint64_t& rip,
 // fetch fault, code outside RAM, an instruction that straddles a page).
 // Out of line: it keeps the hot loop's registers free.
 const Block* TcgVcpu::FindBlock(const Block* prev, uint64_t context,
-                                const uint8_t** host) {
+                                uint64_t epoch, const uint8_t** host) {
   Cpu& c = cpu_;
   CpuState& s = c.s;
   const uint64_t generation = blocks_.generation();
@@ -218,11 +221,13 @@ const Block* TcgVcpu::FindBlock(const Block* prev, uint64_t context,
       return nullptr;
     }
   }
-  const Block* b = blocks_.Lookup(phys, s.code_bits, *host);
+  const Block* b = blocks_.Lookup(phys, s.code_bits, *host, epoch);
   if (b == nullptr) {
     b = blocks_.Build(phys, s.code_bits, *host,
                       static_cast<int>(4096 - (phys & 0xfff)));
     if (b == nullptr) return nullptr;
+    if (generation != blocks_.generation()) c.ForgetCodePages();
+    if (sole_vcpu_) c.MarkCodePage(phys);
   }
   // A Build that emptied the cache killed `prev`.
   if (prev != nullptr && generation == blocks_.generation()) {
@@ -234,8 +239,8 @@ const Block* TcgVcpu::FindBlock(const Block* prev, uint64_t context,
 
 // The hot loop: block after block while nothing needs the run loop (kick,
 // instruction limit, a pending interrupt with IF=1, an interrupt shadow).
-// Per block: a fetch-page check and a lookup with one byte compare against
-// guest RAM.
+// Per block: a link or index lookup and an epoch compare (a byte compare
+// against guest RAM after the epoch moved).
 int TcgVcpu::RunBlocks(VcpuExit* exit) {
   Cpu& c = cpu_;
   CpuState& s = c.s;
@@ -245,20 +250,21 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
   const Block* prev = nullptr;
   uint64_t prev_generation = 0;
   for (;;) {
-    if (b == nullptr || !BlockCache::Valid(*b, host)) {
+    const uint64_t epoch = CheckEpoch();
+    if (b == nullptr || !BlockCache::Current(*b, host, epoch)) {
       b = nullptr;
       const bool linkable = prev != nullptr && s.code_bits == 64 &&
                             prev_generation == blocks_.generation();
       const uint64_t context = BlockCache::LinkContext(c.tlb_epoch(), s.cpl);
       if (linkable) {
         if (const Block::Link* l = BlockCache::FindLink(*prev, s.rip, context);
-            l != nullptr && BlockCache::Valid(*l->block, l->host)) {
+            l != nullptr && BlockCache::Current(*l->block, l->host, epoch)) {
           b = l->block;
           host = l->host;
         }
       }
       if (b == nullptr) {
-        b = FindBlock(linkable ? prev : nullptr, context, &host);
+        b = FindBlock(linkable ? prev : nullptr, context, epoch, &host);
         if (b == nullptr) return 0;
       }
     }
@@ -324,6 +330,7 @@ absl::StatusOr<VcpuExit> TcgVcpu::Run(VcpuIo& io) {
     if (epoch != seen_epoch_) {
       cache_.Clear();
       blocks_.Clear();
+      c.ForgetCodePages();
       seen_epoch_ = epoch;
     }
   }

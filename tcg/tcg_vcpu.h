@@ -27,8 +27,10 @@ namespace skiff::tcg {
 class TcgVcpu : public VcpuBackend {
  public:
   // `code_epoch` (owned by the TcgVm) is bumped by TcgVm::InvalidateCode.
+  // `sole_vcpu`: the machine has no other vCPU that could write guest RAM
+  // (then blocks are trusted between reported writes; block_cache.h).
   TcgVcpu(const GuestMemory& memory, int index,
-          const std::atomic<uint64_t>* code_epoch);
+          const std::atomic<uint64_t>* code_epoch, bool sole_vcpu);
 
   int index() const override { return index_; }
   absl::StatusOr<VcpuExit> Run(VcpuIo& io) override;
@@ -102,7 +104,19 @@ class TcgVcpu : public VcpuBackend {
   // first instruction crosses the page): then Step() runs one instruction.
   int RunBlocks(VcpuExit* exit);
   [[gnu::noinline]] const Block* FindBlock(const Block* prev, uint64_t context,
+                                           uint64_t epoch,
                                            const uint8_t** host);
+  // The epoch blocks are checked under (BlockCache::Current). The sole
+  // vCPU: the memory's write epoch, which moves with every write that could
+  // change a block's bytes (Cpu::MarkCodePage). Otherwise another vCPU may
+  // write a page without a report, so every call returns a new number and
+  // every block entry compares bytes. The fence orders the guest's earlier
+  // reads (say, of a used-ring index) before the epoch's.
+  uint64_t CheckEpoch() {
+    if (!sole_vcpu_) return ++entries_;
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return cpu_.memory().write_epoch();
+  }
   // Finishes an instruction that returned `st` (fault delivery, HLT...).
   // Returns false when Run() must return `*exit`.
   bool Finish(ExecStatus st, VcpuExit* exit);
@@ -152,6 +166,8 @@ class TcgVcpu : public VcpuBackend {
   const int index_;
   const std::atomic<uint64_t>* code_epoch_;
   uint64_t seen_epoch_ = 0;
+  const bool sole_vcpu_;
+  uint64_t entries_ = 0;  // CheckEpoch's numbers with several vCPUs
   DecodeCache cache_;
   BlockCache blocks_;
   Insn scratch_;  // decode target for instructions not served by the cache

@@ -31,7 +31,8 @@ absl::StatusOr<std::unique_ptr<VcpuBackend>> TcgVm::CreateVcpu(int index) {
     }
     created_[static_cast<size_t>(index)] = true;
   }
-  auto vcpu = std::make_unique<TcgVcpu>(memory_, index, &code_epoch_);
+  auto vcpu = std::make_unique<TcgVcpu>(memory_, index, &code_epoch_,
+                                        options_.num_vcpus == 1);
   vcpu->set_guest_clock(clock);
   return std::unique_ptr<VcpuBackend>(std::move(vcpu));
 }

@@ -67,8 +67,9 @@ class TcgVm : public VmBackend {
   }
 
   // Drops every vCPU's decoded-instruction cache at its next Run(). Not
-  // needed for correctness (cached decodes are re-validated against guest
-  // RAM on every use) but cheap; call it after loading new code.
+  // needed for correctness (cached decodes are re-checked against guest RAM
+  // after every reported write; GuestMemory::NoteWrite) but cheap; call it
+  // after loading new code.
   void InvalidateCode() { code_epoch_.fetch_add(1, std::memory_order_acq_rel); }
 
  private:
