@@ -122,7 +122,10 @@ class GuestMemory {
   const Region* Find(GuestAddr addr, uint64_t len) const;
 
   std::vector<Region> regions_;  // sorted by start; constant after Create
-  mutable std::atomic<uint64_t> write_epoch_{0};
+  // Last and aligned, so alone on its cache line: vCPUs load it for every
+  // block of guest code they enter, and a neighbour written by another
+  // thread would turn those loads into misses.
+  alignas(64) mutable std::atomic<uint64_t> write_epoch_{0};
 };
 
 }  // namespace skiff
