@@ -8,9 +8,10 @@
 // vCPU, other vCPUs, devices, the VMM) can never execute stale decodes: on
 // entry, a block is trusted when it was last checked at the current check
 // epoch (TcgVcpu::CheckEpoch), else its bytes are compared with guest RAM
-// once more. For a machine's sole vCPU the epoch is GuestMemory's write
-// epoch, which every write that could change a block's bytes bumps (see
-// Cpu::MarkCodePage); with several vCPUs every entry compares. Writes by
+// once more. For a machine's sole vCPU on anonymous RAM the epoch is
+// GuestMemory's write epoch, which every write that could change a block's
+// bytes bumps (see Cpu::MarkCodePage); with several vCPUs, or RAM another
+// process may map (a memfd, hugetlbfs), every entry compares. Writes by
 // this vCPU *while* a block runs are caught by Cpu::NoteCodeWrite (the run
 // loop leaves the block after the writing instruction).
 //

@@ -515,7 +515,8 @@ class Cpu {
   // the pages blocks were decoded from are marked here; the TLB's write
   // tags of a marked page carry kTlbCode, which sends every write to it
   // through a slow path that bumps the epoch (NoteCodePageWrite). Only for
-  // a machine's sole vCPU: another vCPU's TLB would not know the mark.
+  // a machine's sole vCPU (TcgVcpu's writes_reported): another vCPU's TLB
+  // would not know the mark.
   void MarkCodePage(uint64_t phys);
   // Drops every mark (when the block cache empties).
   void ForgetCodePages();

@@ -184,10 +184,18 @@ TEST_F(AsmTest, StoreStraddlingIntoACodePageIsSeen) {
   EXPECT_EQ(r.rbx, 14u);
 }
 
-// With two vCPUs, a write the other vCPU makes is not reported; every block
-// entry compares bytes. A write through a raw span stands in for it here.
-TEST_F(AsmTest, UnreportedWriteIsSeenWithSeveralVcpus) {
-  options_.num_vcpus = 2;
+// With two vCPUs, a write the other vCPU makes is not reported, nor is one
+// by another process mapping file-backed RAM; then every block entry
+// compares bytes. A write through a raw span stands in for them here.
+class UnreportedWriteTest : public AsmTest,
+                            public ::testing::WithParamInterface<bool> {};
+
+TEST_P(UnreportedWriteTest, IsSeen) {
+  if (GetParam()) {
+    options_.num_vcpus = 2;
+  } else {
+    options_.memfd = true;
+  }
   auto m = FlatMachine::Create(options_);
   ASSERT_TRUE(m.ok()) << m.status();
   m_ = std::move(*m);
@@ -211,6 +219,12 @@ TEST_F(AsmTest, UnreportedWriteIsSeenWithSeveralVcpus) {
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_EQ(m_->regs().rax, 9u);
 }
+
+INSTANTIATE_TEST_SUITE_P(TwoVcpusOrMemfd, UnreportedWriteTest,
+                         ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "TwoVcpus" : "MemfdRam";
+                         });
 
 TEST_F(AsmTest, BlocksAcrossPageBoundaryWithStraddlingInstruction) {
   // The MOV at 0xffd straddles pages 0x10000/0x11000; blocks end before it,

@@ -29,10 +29,10 @@ Segment ResetSegment(uint16_t sel, uint64_t base, uint8_t type) {
 }  // namespace
 
 TcgVcpu::TcgVcpu(const GuestMemory& memory, int index,
-                 const std::atomic<uint64_t>* code_epoch, bool sole_vcpu)
+                 const std::atomic<uint64_t>* code_epoch, bool writes_reported)
     : index_(index),
       code_epoch_(code_epoch),
-      sole_vcpu_(sole_vcpu),
+      writes_reported_(writes_reported),
       cpu_(memory, &cache_) {
   cpu_.clock = &own_clock_;
   cpu_.entropy = &entropy_;
@@ -227,7 +227,7 @@ const Block* TcgVcpu::FindBlock(const Block* prev, uint64_t context,
                       static_cast<int>(4096 - (phys & 0xfff)));
     if (b == nullptr) return nullptr;
     if (generation != blocks_.generation()) c.ForgetCodePages();
-    if (sole_vcpu_) c.MarkCodePage(phys);
+    if (writes_reported_) c.MarkCodePage(phys);
   }
   // A Build that emptied the cache killed `prev`.
   if (prev != nullptr && generation == blocks_.generation()) {

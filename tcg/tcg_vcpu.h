@@ -27,10 +27,12 @@ namespace skiff::tcg {
 class TcgVcpu : public VcpuBackend {
  public:
   // `code_epoch` (owned by the TcgVm) is bumped by TcgVm::InvalidateCode.
-  // `sole_vcpu`: the machine has no other vCPU that could write guest RAM
-  // (then blocks are trusted between reported writes; block_cache.h).
+  // `writes_reported`: every write to guest RAM other than this vCPU's is
+  // reported (GuestMemory::NoteWrite): no other vCPU, and no other process
+  // that maps the RAM. Then blocks are trusted between reported writes
+  // (block_cache.h).
   TcgVcpu(const GuestMemory& memory, int index,
-          const std::atomic<uint64_t>* code_epoch, bool sole_vcpu);
+          const std::atomic<uint64_t>* code_epoch, bool writes_reported);
 
   int index() const override { return index_; }
   absl::StatusOr<VcpuExit> Run(VcpuIo& io) override;
@@ -106,14 +108,15 @@ class TcgVcpu : public VcpuBackend {
   [[gnu::noinline]] const Block* FindBlock(const Block* prev, uint64_t context,
                                            uint64_t epoch,
                                            const uint8_t** host);
-  // The epoch blocks are checked under (BlockCache::Current). The sole
-  // vCPU: the memory's write epoch, which moves with every write that could
-  // change a block's bytes (Cpu::MarkCodePage). Otherwise another vCPU may
-  // write a page without a report, so every call returns a new number and
-  // every block entry compares bytes. The fence orders the guest's earlier
-  // reads (say, of a used-ring index) before the epoch's.
+  // The epoch blocks are checked under (BlockCache::Current). With
+  // writes_reported_: the memory's write epoch, which moves with every
+  // write that could change a block's bytes (Cpu::MarkCodePage). Otherwise
+  // another vCPU (or process) may write a page without a report, so every
+  // call returns a new number and every block entry compares bytes. The fence
+  // orders the guest's earlier reads (say, of a used-ring index) before the
+  // epoch's.
   uint64_t CheckEpoch() {
-    if (!sole_vcpu_) return ++entries_;
+    if (!writes_reported_) return ++entries_;
     std::atomic_thread_fence(std::memory_order_acquire);
     return cpu_.memory().write_epoch();
   }
@@ -166,7 +169,7 @@ class TcgVcpu : public VcpuBackend {
   const int index_;
   const std::atomic<uint64_t>* code_epoch_;
   uint64_t seen_epoch_ = 0;
-  const bool sole_vcpu_;
+  const bool writes_reported_;
   uint64_t entries_ = 0;  // CheckEpoch's numbers with several vCPUs
   DecodeCache cache_;
   BlockCache blocks_;

@@ -31,8 +31,14 @@ absl::StatusOr<std::unique_ptr<VcpuBackend>> TcgVm::CreateVcpu(int index) {
     }
     created_[static_cast<size_t>(index)] = true;
   }
-  auto vcpu = std::make_unique<TcgVcpu>(memory_, index, &code_epoch_,
-                                        options_.num_vcpus == 1);
+  // Another vCPU, or another process mapping file-backed RAM, could write
+  // guest RAM without a report.
+  bool writes_reported = options_.num_vcpus == 1;
+  for (const GuestMemory::Region& r : memory_.regions()) {
+    if (r.fd >= 0) writes_reported = false;
+  }
+  auto vcpu =
+      std::make_unique<TcgVcpu>(memory_, index, &code_epoch_, writes_reported);
   vcpu->set_guest_clock(clock);
   return std::unique_ptr<VcpuBackend>(std::move(vcpu));
 }

@@ -134,7 +134,8 @@ absl::StatusOr<std::unique_ptr<FlatMachine>> FlatMachine::Create(
 
 absl::Status FlatMachine::Setup(const Options& options) {
   SKIFF_ASSIGN_OR_RETURN(
-      memory_, GuestMemory::Create({{GuestAddr(0), options.memory_size}}, {}));
+      memory_, GuestMemory::Create({{GuestAddr(0), options.memory_size}},
+                                   {.memfd = options.memfd}));
   SKIFF_ASSIGN_OR_RETURN(
       vm_, TcgVm::Create(*memory_, {.num_vcpus = options.num_vcpus}));
   GuestMemory& mem = *memory_;

@@ -84,6 +84,7 @@ class FlatMachine {
     uint64_t memory_size = 2 << 20;
     bool install_idt = true;
     int num_vcpus = 1;
+    bool memfd = false;  // GuestMemory::Options::memfd
   };
   static absl::StatusOr<std::unique_ptr<FlatMachine>> Create(
       const Options& options);
