@@ -95,16 +95,22 @@ TEST_F(AsmTest, VmmWriteBetweenRunsIsSeen) {
 // code twice before rewriting it: the first entry after a build compares
 // bytes anyway.
 
-// The page is written (the TLB then allows writes to it) before code on it
-// first runs: building the block must take that permission back.
-TEST_F(AsmTest, CodeWrittenThroughAnEarlierWriteTranslationIsSeen) {
-  Regs r = RunToHalt(R"(
-    mov edi, 0x30000
+// Writes `mov eax, 5; ret` at `page` (left in RDI), calls it twice and
+// keeps the result in EBX.
+std::string PlantFiveAndCallTwice(const std::string& page) {
+  return "mov edi, " + page + "\n" + R"(
     mov dword [rdi], 0x000005b8   ; mov eax, 5
     mov word [rdi + 4], 0xc300    ; ret
     call rdi
     call rdi
     mov ebx, eax
+)";
+}
+
+// The page is written (the TLB then allows writes to it) before code on it
+// first runs: building the block must take that permission back.
+TEST_F(AsmTest, CodeWrittenThroughAnEarlierWriteTranslationIsSeen) {
+  Regs r = RunToHalt(PlantFiveAndCallTwice("0x30000") + R"(
     mov byte [rdi + 1], 9         ; mov eax, 9
     call rdi
     add ebx, eax
@@ -115,13 +121,7 @@ TEST_F(AsmTest, CodeWrittenThroughAnEarlierWriteTranslationIsSeen) {
 // After INVLPG the next write fills the translation again: the fill must
 // report that write and mark the entry for the later ones.
 TEST_F(AsmTest, CodeWrittenThroughARefilledTranslationIsSeen) {
-  Regs r = RunToHalt(R"(
-    mov edi, 0x33000
-    mov dword [rdi], 0x000005b8   ; mov eax, 5
-    mov word [rdi + 4], 0xc300    ; ret
-    call rdi
-    call rdi
-    mov ebx, eax
+  Regs r = RunToHalt(PlantFiveAndCallTwice("0x33000") + R"(
     invlpg [rdi]
     mov byte [rdi + 1], 9         ; mov eax, 9: a TLB miss
     call rdi
@@ -170,13 +170,7 @@ TEST_F(AsmTest, CodeWrittenByStringInstructionsIsSeen) {
 
 // A store that straddles into the code page goes through the split path.
 TEST_F(AsmTest, StoreStraddlingIntoACodePageIsSeen) {
-  Regs r = RunToHalt(R"(
-    mov edi, 0x32000
-    mov dword [rdi], 0x000005b8   ; mov eax, 5
-    mov word [rdi + 4], 0xc300    ; ret
-    call rdi
-    call rdi
-    mov ebx, eax
+  Regs r = RunToHalt(PlantFiveAndCallTwice("0x32000") + R"(
     mov dword [rdi - 2], 0x09b80000  ; bytes 00 00 b8 09: mov eax, 9
     call rdi
     add ebx, eax
