@@ -516,8 +516,9 @@ class Cpu {
   // tags of a marked page carry kTlbCode, which sends every write to it
   // through a slow path that bumps the epoch (NoteCodePageWrite). Only for
   // a machine's sole vCPU (TcgVcpu's writes_reported): another vCPU's TLB
-  // would not know the mark.
-  void MarkCodePage(uint64_t phys);
+  // would not know the mark. False when the page cannot be marked (no
+  // memory for the bitmap): then writes to it go unreported.
+  bool MarkCodePage(uint64_t phys);
   // Drops every mark (when the block cache empties).
   void ForgetCodePages();
   bool IsCodePage(uint64_t phys) const {

@@ -270,22 +270,20 @@ bool Cpu::Translate(uint64_t lin, AccessKind kind, bool user, TlbEntry** out) {
   return true;
 }
 
-void Cpu::MarkCodePage(uint64_t phys) {
+bool Cpu::MarkCodePage(uint64_t phys) {
   if (code_pages_ == nullptr) {
-    code_page_count_ = (memory_.end().value() + 4095) >> 12;
+    const uint64_t count = (memory_.end().value() + 4095) >> 12;
     // calloc: a large bitmap comes as untouched zero pages.
     code_pages_.reset(static_cast<uint64_t*>(
-        std::calloc((code_page_count_ + 63) / 64, sizeof(uint64_t))));
-    if (code_pages_ == nullptr) {
-      code_page_count_ = 0;
-      return;
-    }
+        std::calloc((count + 63) / 64, sizeof(uint64_t))));
+    if (code_pages_ == nullptr) return false;
+    code_page_count_ = count;
   }
   const uint64_t pn = phys >> 12;
-  if (pn >= code_page_count_) return;
+  if (pn >= code_page_count_) return false;
   const size_t word = static_cast<size_t>(pn >> 6);
   const uint64_t bit = 1ull << (pn & 63);
-  if (code_pages_[word] & bit) return;
+  if (code_pages_[word] & bit) return true;
   if (code_lo_word_ == code_hi_word_) {
     code_lo_word_ = word;
     code_hi_word_ = word + 1;
@@ -302,6 +300,7 @@ void Cpu::MarkCodePage(uint64_t phys) {
       e.tag[TlbTagIndex(kAccWrite, true)] |= TlbEntry::kTlbCode;
     }
   }
+  return true;
 }
 
 void Cpu::ForgetCodePages() {

@@ -227,7 +227,8 @@ const Block* TcgVcpu::FindBlock(const Block* prev, uint64_t context,
                       static_cast<int>(4096 - (phys & 0xfff)));
     if (b == nullptr) return nullptr;
     if (generation != blocks_.generation()) c.ForgetCodePages();
-    if (writes_reported_) c.MarkCodePage(phys);
+    // An unmarked page would take writes without a report.
+    if (writes_reported_ && !c.MarkCodePage(phys)) writes_reported_ = false;
   }
   // A Build that emptied the cache killed `prev`.
   if (prev != nullptr && generation == blocks_.generation()) {

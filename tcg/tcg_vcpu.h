@@ -169,7 +169,7 @@ class TcgVcpu : public VcpuBackend {
   const int index_;
   const std::atomic<uint64_t>* code_epoch_;
   uint64_t seen_epoch_ = 0;
-  const bool writes_reported_;
+  bool writes_reported_;
   uint64_t entries_ = 0;  // CheckEpoch's numbers with several vCPUs
   DecodeCache cache_;
   BlockCache blocks_;
