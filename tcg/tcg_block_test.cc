@@ -773,11 +773,53 @@ TEST_F(AsmTest, SpecialisedMemoryRmwFaultsAsAWriteOnAReadOnlyPage) {
   EXPECT_EQ(m_->memory().ReadObj<uint32_t>(GuestAddr(0x2d000)).value(), 0u);
 }
 
+// A well-formed ALU, MOV, shift or IMUL instruction that cannot fault or
+// branch, on RAX, RCX, RDX, RBX, RSI and RDI (so the loop's RSP, RBP, R14
+// and R15 stay), or on [rbp + disp8] inside the 8-byte immediate of one of
+// the function's MOVs (see RunRandomHotCode), so that the function stays
+// valid code.
+void AppendLoopInsn(std::mt19937& rng, std::vector<uint8_t>& code) {
+  struct Op {
+    uint8_t opcode;
+    int imm;  // immediate bytes
+  };
+  static constexpr Op kOps[] = {
+      {0x01, 0}, {0x03, 0}, {0x09, 0}, {0x0b, 0}, {0x11, 0}, {0x19, 0},
+      {0x21, 0}, {0x23, 0}, {0x29, 0}, {0x2b, 0}, {0x31, 0}, {0x33, 0},
+      {0x39, 0}, {0x3b, 0}, {0x85, 0}, {0x88, 0}, {0x89, 0}, {0x8a, 0},
+      {0x8b, 0}, {0x22, 0}, {0x3a, 0}, {0xd1, 0}, {0xd3, 0}, {0xc1, 1},
+      {0x80, 1}, {0x83, 1}, {0x6b, 1}, {0x81, 4}, {0x69, 4}};
+  static constexpr uint8_t kRegs[] = {0, 1, 2, 3, 6, 7};
+  const Op& op = kOps[rng() % std::size(kOps)];
+  const bool wide = rng() % 2 == 0;
+  if (wide) code.push_back(0x48);  // REX.W
+  code.push_back(op.opcode);
+  const uint8_t reg = kRegs[rng() % std::size(kRegs)];
+  if (rng() % 2 == 0) {
+    const bool byte = op.opcode == 0x22 || op.opcode == 0x3a ||
+                      op.opcode == 0x80 || op.opcode == 0x88 ||
+                      op.opcode == 0x8a;
+    const int size = byte ? 1 : wide ? 8 : 4;
+    const int imm_at = 13 * static_cast<int>(rng() % 6) + 2;
+    code.push_back(static_cast<uint8_t>(0x45 | reg << 3));
+    code.push_back(static_cast<uint8_t>(imm_at + rng() % (9 - size)));
+  } else {
+    const uint8_t rm = kRegs[rng() % std::size(kRegs)];
+    code.push_back(static_cast<uint8_t>(0xc0 | reg << 3 | rm));
+  }
+  for (int b = 0; b < op.imm; ++b) code.push_back(static_cast<uint8_t>(rng()));
+}
+
 // Random programs built from hot opcodes (the specialised forms) with
 // random ModRM bytes and immediates: blocks and one-at-a-time execution must
 // end in the same registers, memory and exit after the same number of
-// instructions (faults end in the IDT stubs, which HLT).
-TEST(BlockDifferential, RandomHotCodeMatchesOneAtATime) {
+// instructions (faults end in the IDT stubs, which HLT). With
+// `self_modifying`, the program (AppendLoopInsn) runs in a loop that also
+// calls a function of MOV/ADD pairs twice, and its memory operands point
+// into that function's immediates: blocks that were checked are re-entered
+// after their bytes changed.
+void RunRandomHotCode(bool self_modifying) {
+  constexpr uint32_t kFunction = 0x30000;
   static constexpr uint8_t kOps[] = {
       0x01, 0x03, 0x09, 0x0b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x39,
       0x3b, 0x85, 0x89, 0x8b, 0x8d, 0xc1, 0xd1, 0xff, 0x83, 0x81, 0xc7,
@@ -789,7 +831,14 @@ TEST(BlockDifferential, RandomHotCodeMatchesOneAtATime) {
   uint64_t total = 0;
   for (int program = 0; program < 150; ++program) {
     std::vector<uint8_t> code;
+    // mov r15d, 30 (the loop count)
+    if (self_modifying) code.insert(code.end(), {0x41, 0xbf, 30, 0, 0, 0});
+    const size_t top = code.size();
     for (int k = 0; k < 24; ++k) {
+      if (self_modifying) {
+        AppendLoopInsn(rng, code);
+        continue;
+      }
       const uint8_t rex = kRex[rng() % sizeof(kRex)];
       if (rex != 0) code.push_back(rex);
       code.push_back(kOps[rng() % sizeof(kOps)]);
@@ -805,11 +854,35 @@ TEST(BlockDifferential, RandomHotCodeMatchesOneAtATime) {
       }
       for (int b = 0; b < 4; ++b) code.push_back(static_cast<uint8_t>(rng()));
     }
+    if (self_modifying) {
+      // mov r14d, kFunction; call r14; call r14 (the second call checks
+      // a block built by the first, the next iteration's first trusts it)
+      code.insert(code.end(), {0x41, 0xbe});
+      for (int b = 0; b < 4; ++b) {
+        code.push_back(static_cast<uint8_t>(kFunction >> (8 * b)));
+      }
+      code.insert(code.end(), {0x41, 0xff, 0xd6, 0x41, 0xff, 0xd6});
+      code.insert(code.end(), {0x41, 0xff, 0xcf});  // dec r15d
+      const int32_t back = static_cast<int32_t>(top - (code.size() + 6));
+      code.insert(code.end(), {0x0f, 0x85});  // jnz top
+      for (int b = 0; b < 4; ++b)
+        code.push_back(static_cast<uint8_t>(back >> (8 * b)));
+    }
     code.push_back(0xf4);  // HLT
     Regs start{};
     uint64_t* r = &start.rax;
     for (int k = 0; k < 16; ++k) r[k] = rng() % 3 == 0 ? rng() : rng() % 64;
-    start.rbp = kDataAddr + 0x100;
+    start.rbp = self_modifying ? kFunction : kDataAddr + 0x100;
+    std::vector<uint8_t> function;
+    for (int k = 0; self_modifying && k < 6; ++k) {  // mov rax, imm64
+                                                     // add rbx, rax
+      function.insert(function.end(), {0x48, 0xb8});
+      for (int b = 0; b < 8; ++b) {
+        function.push_back(static_cast<uint8_t>(rng()));
+      }
+      function.insert(function.end(), {0x48, 0x01, 0xc3});
+    }
+    function.push_back(0xc3);  // ret
     start.rsp = kStackTop;
     start.rip = kCodeAddr;
     start.rflags = 0x2 | (rng() & 0x8d5);
@@ -821,6 +894,7 @@ TEST(BlockDifferential, RandomHotCodeMatchesOneAtATime) {
       auto m = FlatMachine::Create();
       ASSERT_TRUE(m.ok());
       ASSERT_TRUE((*m)->LoadCode(code).ok());
+      ASSERT_TRUE((*m)->memory().Write(GuestAddr(kFunction), function).ok());
       (*m)->SetRegs(start);
       (*m)->vcpu().set_block_cache_enabled(blocks == 1);
       (*m)->vcpu().set_instruction_limit(5000);
@@ -828,6 +902,12 @@ TEST(BlockDifferential, RandomHotCodeMatchesOneAtATime) {
       out[blocks] = (*m)->regs();
       retired[blocks] = (*m)->vcpu().instructions_retired();
       for (uint64_t a = kDataAddr; a < kDataAddr + 0x400; a += 8) {
+        const uint64_t v = (*m)->Read64(a);
+        data[blocks].insert(data[blocks].end(),
+                            reinterpret_cast<const uint8_t*>(&v),
+                            reinterpret_cast<const uint8_t*>(&v) + 8);
+      }
+      for (uint64_t a = kFunction; a < kFunction + 0x100; a += 8) {
         const uint64_t v = (*m)->Read64(a);
         data[blocks].insert(data[blocks].end(),
                             reinterpret_cast<const uint8_t*>(&v),
@@ -850,8 +930,16 @@ TEST(BlockDifferential, RandomHotCodeMatchesOneAtATime) {
     total += retired[1];
   }
   // Most programs run well past their first instructions before a fault.
-  RecordProperty("instructions", static_cast<int>(total));
+  ::testing::Test::RecordProperty("instructions", static_cast<int>(total));
   EXPECT_GT(total, 150u * 8);
+}
+
+TEST(BlockDifferential, RandomHotCodeMatchesOneAtATime) {
+  RunRandomHotCode(false);
+}
+
+TEST(BlockDifferential, RandomSelfModifyingLoopsMatchOneAtATime) {
+  RunRandomHotCode(true);
 }
 
 // Linear page 0x30000 runs the code of physical page 0x31000, then of
