@@ -47,7 +47,7 @@ struct Block {
   // Ends with a near relative branch (Jcc, JMP rel, LOOP), which changes
   // nothing but RIP: when it (or a taken 64-bit Jcc inside the block) jumps
   // back to the block's own start, the run loop may re-enter the block
-  // without a lookup (it still re-validates the bytes).
+  // without a lookup (it is still checked: BlockCache::Current).
   bool branch_end = false;
   uint32_t insns_offset = 0;  // from the start of the header
   // The check epoch at which the bytes last equalled guest RAM.
@@ -56,7 +56,7 @@ struct Block {
   // Where 64-bit code went after this block, so the next block is found
   // without translating RIP or searching the index. A link holds while the
   // TLB epoch and CPL it was made under hold (the translation of `rip` is
-  // then the one it was); the target's bytes are still re-validated. Both
+  // then the one it was); the target is still checked (Current). Both
   // ends live in one arena, which empties as a whole.
   struct Link {
     uint64_t rip = ~0ull;
