@@ -260,6 +260,8 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
   // The block that ran last, while it is alive (same cache generation).
   const Block* prev = nullptr;
   uint64_t prev_generation = 0;
+  // RIP stays in a register from block to block; s.rip follows it.
+  uint64_t rip = s.rip;
   for (;;) {
     const uint64_t epoch = CheckEpoch();
     if (b == nullptr || !BlockCache::Current(*b, host, epoch)) {
@@ -268,7 +270,7 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
                             prev_generation == blocks_.generation();
       const uint64_t context = BlockCache::LinkContext(c.tlb_epoch(), s.cpl);
       if (linkable) {
-        if (const Block::Link* l = BlockCache::FindLink(*prev, s.rip, context);
+        if (const Block::Link* l = BlockCache::FindLink(*prev, rip, context);
             l != nullptr && BlockCache::Current(*l->block, l->host, epoch)) {
           b = l->block;
           host = l->host;
@@ -281,7 +283,7 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
     }
     prev = b;
     prev_generation = blocks_.generation();
-    const uint64_t start = s.rip;
+    const uint64_t start = rip;
     const Insn* const first = b->insns();
     const Insn* in = first;
     const Insn* end = in + b->ninsn;
@@ -293,7 +295,6 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
     c.code_lo = host;
     c.code_hi = host + b->nbytes;
     c.block_end = reinterpret_cast<uintptr_t>(end);
-    uint64_t rip = s.rip;
     const ExecStatus st =
         s.code_bits == 64
             ? ExecBlock<true>(c, in, rip, ~0ull)
