@@ -43,6 +43,11 @@ const Block* BlockCache::Build(uint64_t phys, int code_bits,
     if (last || pos >= avail) break;
   }
   if (n == 0) return nullptr;
+  for (int k = 0; k + 1 < n; ++k) {
+    if (const Handler f = FuseWithJcc(scratch_[k], scratch_[k + 1])) {
+      scratch_[k].fn = f;
+    }
+  }
 
   const size_t insns_offset =
       AlignUp(sizeof(Block) + static_cast<size_t>(pos), alignof(Insn));

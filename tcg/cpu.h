@@ -43,6 +43,7 @@ enum class ExecStatus : uint8_t {
   kFault,     // c.pending_fault describes an exception to deliver
   kHalt,      // HLT executed (RIP already advanced)
   kInternal,  // the interpreter cannot continue (c.internal_msg says why)
+  kPair,      // a fused pair ran both instructions (ops_fast.h FuseWithJcc)
 };
 
 using Handler = ExecStatus (*)(Cpu& c, const Insn& i);

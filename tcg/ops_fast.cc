@@ -693,9 +693,9 @@ inline int FastCond(const Cpu& c) {
 
 // Blocks continue past a 64-bit Jcc (block_cache.cc): a taken branch
 // ends the block with ExitBlock(), a not-taken one falls through into the
-// rest of the block.
+// rest of the block. Always inlined into the fused pairs (ThenJcc).
 template <int kCc>
-ExecStatus Jcc64(Cpu& c, const Insn& i) {
+[[gnu::always_inline]] inline ExecStatus Jcc64(Cpu& c, const Insn& i) {
   const int taken = FastCond<kCc>(c);
   if (taken < 0) {
     const uint64_t fall = c.next_rip;
@@ -990,6 +990,58 @@ constexpr auto kSetcc = SetccTable(std::make_integer_sequence<int, 16>());
 constexpr auto kCmov4 = CmovTable<4>(std::make_integer_sequence<int, 16>());
 constexpr auto kCmov8 = CmovTable<8>(std::make_integer_sequence<int, 16>());
 
+// A flag-setting instruction and the Jcc after it in one dispatch
+// (FuseWithJcc). The Jcc keeps its own Insn right after the first one, so
+// a block's instruction count is unchanged: the pair returns kPair when it
+// ran both, and the run loop steps over the second. The first runs alone
+// when the block ends after it (an instruction limit, an MMIO access or a
+// write into the block's bytes, ExitBlock).
+template <Handler kFirst, int kCc>
+ExecStatus ThenJcc(Cpu& c, const Insn& i) {
+  const ExecStatus st = kFirst(c, i);
+  const Insn& j = (&i)[1];
+  if (st != ExecStatus::kNext ||
+      reinterpret_cast<uintptr_t>(&j) >= c.block_end) {
+    return st;
+  }
+  c.s.rip = c.next_rip;  // a fault of the Jcc reports its own address
+  c.next_rip += j.len;
+  const ExecStatus sj = Jcc64<kCc>(c, j);
+  return sj == ExecStatus::kNext ? ExecStatus::kPair : sj;
+}
+
+template <Handler kFirst, int... kCc>
+constexpr std::array<Handler, 16> ThenJccTable(
+    std::integer_sequence<int, kCc...>) {
+  return {ThenJcc<kFirst, kCc>...};
+}
+
+// The instructions that most often come right before a Jcc in a Linux
+// boot: TEST and CMP with register, immediate, and byte or dword memory
+// operands.
+struct FusedFirst {
+  Handler first;
+  std::array<Handler, 16> then_jcc;
+};
+template <Handler kFirst>
+constexpr FusedFirst Fused() {
+  return {kFirst, ThenJccTable<kFirst>(std::make_integer_sequence<int, 16>())};
+}
+constexpr FusedFirst kFusedFirst[] = {
+    Fused<TestRR<8>>(),
+    Fused<TestRR<4>>(),
+    Fused<TestRR8>(),
+    Fused<AluRmRReg<7, 8>>(),
+    Fused<AluRmRReg<7, 4>>(),
+    Fused<AluRmImmReg<7, 8>>(),
+    Fused<AluRmImmReg<7, 4>>(),
+    Fused<AluReg8Imm<7, -1>>(),
+    Fused<TestRegImm<4>>(),
+    Fused<AluMem<7, 1, 0, true>>(),
+    Fused<AluMem<7, 4, 0, true>>(),
+    Fused<TestMemImm<1, 0>>(),
+};
+
 template <int kReg>
 struct AluReg8ImmBind {
   template <int kOp, int kSize>
@@ -1158,6 +1210,14 @@ Handler Specialize(Insn* ip, int code_bits) {
 Handler SpecializeHandler(Insn* i, int code_bits) {
   const Handler h = Specialize(i, code_bits);
   return h != nullptr ? h : i->fn;
+}
+
+Handler FuseWithJcc(const Insn& first, const Insn& next) {
+  if (next.fn != kJcc64[next.op & 15]) return nullptr;
+  for (const FusedFirst& f : kFusedFirst) {
+    if (first.fn == f.first) return f.then_jcc[next.op & 15];
+  }
+  return nullptr;
 }
 
 bool JccContinuesBlock(const Insn& i, int code_bits) {

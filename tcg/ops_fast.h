@@ -23,6 +23,11 @@ namespace skiff::tcg {
 // handler reads (a shift count into `imm`), so apply it to a private copy.
 Handler SpecializeHandler(Insn* i, int code_bits);
 
+// For two adjacent specialised instructions of a 64-bit block, a handler
+// that runs both (returning ExecStatus::kPair) in place of `first.fn`, or
+// nullptr: a TEST or CMP followed by a Jcc. The second keeps its Insn.
+Handler FuseWithJcc(const Insn& first, const Insn& next);
+
 // True unless the instruction (with its generic handler in `i.fn`) is a
 // plain data operation after which the next instruction of the same block
 // may run without returning to the run loop: control transfers, anything

@@ -942,6 +942,131 @@ TEST(BlockDifferential, RandomSelfModifyingLoopsMatchOneAtATime) {
   RunRandomHotCode(true);
 }
 
+// A TEST or CMP in each form FuseWithJcc pairs with a following Jcc
+// (ops_fast.h): registers of 8, 32 and 64 bits, immediates, and byte or
+// dword memory at [rbp + disp8].
+void AppendCompare(std::mt19937& rng, std::vector<uint8_t>& code) {
+  static constexpr uint8_t kRegs[] = {0, 1, 2, 3, 6, 7};
+  const uint8_t reg = kRegs[rng() % std::size(kRegs)];
+  const uint8_t rm = kRegs[rng() % std::size(kRegs)];
+  const uint8_t disp = static_cast<uint8_t>(8 * (rng() % 16));
+  const uint8_t imm = static_cast<uint8_t>(rng() % 3 == 0 ? 0 : rng());
+  const bool wide = rng() % 2 == 0;
+  switch (rng() % 9) {
+    case 0:  // test r/m, r
+      if (wide) code.push_back(0x48);
+      code.insert(code.end(),
+                  {0x85, static_cast<uint8_t>(0xc0 | reg << 3 | rm)});
+      break;
+    case 1:  // test r/m8, r8
+      code.insert(code.end(),
+                  {0x84, static_cast<uint8_t>(0xc0 | reg << 3 | rm)});
+      break;
+    case 2:  // cmp r/m, r
+      if (wide) code.push_back(0x48);
+      code.insert(code.end(),
+                  {0x39, static_cast<uint8_t>(0xc0 | reg << 3 | rm)});
+      break;
+    case 3:  // cmp r/m, imm8
+      if (wide) code.push_back(0x48);
+      code.insert(code.end(), {0x83, static_cast<uint8_t>(0xf8 | rm), imm});
+      break;
+    case 4:  // cmp r/m8, imm8
+      code.insert(code.end(), {0x80, static_cast<uint8_t>(0xf8 | rm), imm});
+      break;
+    case 5:  // test r/m32, imm32
+      code.insert(code.end(), {0xf7, static_cast<uint8_t>(0xc0 | rm), imm, 0, 0,
+                               static_cast<uint8_t>(rng() % 2 ? 0x80 : 0)});
+      break;
+    case 6:  // cmp byte [rbp + disp8], imm8
+      code.insert(code.end(), {0x80, 0x7d, disp, imm});
+      break;
+    case 7:  // cmp dword [rbp + disp8], imm8
+      code.insert(code.end(), {0x83, 0x7d, disp, imm});
+      break;
+    default:  // test byte [rbp + disp8], imm8
+      code.insert(code.end(), {0xf6, 0x45, disp, imm});
+      break;
+  }
+}
+
+// Loops of compare-and-branch pairs with every condition, each branch over
+// an ALU or MOV instruction (AppendLoopInsn) that changes what the next
+// compare sees. With blocks, the pairs run fused; Runs end every 1-7
+// instructions, so instruction limits also fall between the two halves.
+// Blocks and one-at-a-time execution must agree.
+TEST(BlockDifferential, FusedCompareAndBranchMatchesOneAtATime) {
+  std::mt19937 rng(2024);
+  uint64_t total = 0;
+  for (int program = 0; program < 100; ++program) {
+    std::vector<uint8_t> code = {0x41, 0xbf, 12, 0, 0, 0};  // mov r15d, 12
+    const size_t top = code.size();
+    for (int k = 0; k < 16; ++k) {
+      AppendCompare(rng, code);
+      const size_t jcc = code.size();
+      code.insert(code.end(), {static_cast<uint8_t>(0x70 | rng() % 16), 0});
+      AppendLoopInsn(rng, code);
+      code[jcc + 1] = static_cast<uint8_t>(code.size() - (jcc + 2));
+    }
+    code.insert(code.end(), {0x41, 0xff, 0xcf});  // dec r15d
+    const int32_t back = static_cast<int32_t>(top - (code.size() + 6));
+    code.insert(code.end(), {0x0f, 0x85});  // jnz top
+    for (int b = 0; b < 4; ++b) {
+      code.push_back(static_cast<uint8_t>(back >> (8 * b)));
+    }
+    code.push_back(0xf4);  // HLT
+    Regs start{};
+    uint64_t* r = &start.rax;
+    for (int k = 0; k < 16; ++k) r[k] = rng() % 3 == 0 ? rng() : rng() % 64;
+    start.rbp = kDataAddr + 0x100;
+    start.rsp = kStackTop;
+    start.rip = kCodeAddr;
+    start.rflags = 0x2 | (rng() & 0x8d5);
+    const uint32_t seed = rng();
+    Regs out[2];
+    uint64_t retired[2];
+    std::vector<uint64_t> data[2];
+    for (int blocks = 0; blocks < 2; ++blocks) {
+      auto m = FlatMachine::Create();
+      ASSERT_TRUE(m.ok());
+      ASSERT_TRUE((*m)->LoadCode(code).ok());
+      for (uint64_t a = kDataAddr; a < kDataAddr + 0x200; a += 8) {
+        ASSERT_TRUE((*m)->memory()
+                        .WriteObj(GuestAddr(a), a * 0x9e3779b97f4a7c15ull)
+                        .ok());
+      }
+      (*m)->SetRegs(start);
+      (*m)->vcpu().set_block_cache_enabled(blocks == 1);
+      std::mt19937 limits(seed);
+      VcpuExit exit;
+      do {
+        const uint64_t limit = 1 + limits() % 7;
+        const uint64_t before = (*m)->vcpu().instructions_retired();
+        (*m)->vcpu().set_instruction_limit(limit);
+        exit = *(*m)->Run();
+        if (exit.kind == Kind::kInterrupted) {
+          ASSERT_EQ((*m)->vcpu().instructions_retired() - before, limit);
+        }
+      } while (exit.kind == Kind::kInterrupted &&
+               (*m)->vcpu().instructions_retired() < 20000);
+      EXPECT_EQ(exit.kind, Kind::kHalt) << DescribeVcpuExit(exit);
+      out[blocks] = (*m)->regs();
+      retired[blocks] = (*m)->vcpu().instructions_retired();
+      for (uint64_t a = kDataAddr; a < kDataAddr + 0x200; a += 8) {
+        data[blocks].push_back((*m)->Read64(a));
+      }
+    }
+    SCOPED_TRACE(::testing::Message() << "program " << program);
+    EXPECT_EQ(retired[0], retired[1]);
+    const uint64_t* a = &out[0].rax;
+    const uint64_t* b = &out[1].rax;
+    for (int k = 0; k < 18; ++k) EXPECT_EQ(a[k], b[k]) << "register #" << k;
+    EXPECT_TRUE(data[0] == data[1]);
+    total += retired[1];
+  }
+  ::testing::Test::RecordProperty("instructions", static_cast<int>(total));
+}
+
 // Linear page 0x30000 runs the code of physical page 0x31000, then of
 // 0x32000 after the guest remaps it: a block reached through a link from
 // the caller's block must not outlive the translation it was linked under.

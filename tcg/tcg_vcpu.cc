@@ -171,6 +171,9 @@ inline bool TcgVcpu::Finish(ExecStatus st, VcpuExit* exit) {
     case ExecStatus::kInternal:
       *exit = InternalError(c.internal_msg ? c.internal_msg : "internal");
       return false;
+    case ExecStatus::kPair:  // only fused handlers in blocks return it
+      *exit = InternalError("a fused instruction pair ran outside a block");
+      return false;
   }
   return true;
 }
@@ -191,18 +194,22 @@ inline ExecStatus ExecBlock(Cpu& c, const Insn*& in, uint64_t& rip,
   CpuState& s = c.s;
   for (;;) {
     s.rip = rip;
-    const uint64_t fall = rip + in->len;
+    uint64_t fall = rip + in->len;
     c.next_rip = k64 ? fall : (fall & ip_mask);
     const ExecStatus st = in->fn(c, *in);
     ++in;
-    if (st != ExecStatus::kNext) return st;
+    if (st != ExecStatus::kNext) {
+      if (st != ExecStatus::kPair) return st;
+      fall += in->len;  // a fused pair (64-bit only) ran the next one too
+      ++in;
+    }
     if (reinterpret_cast<uintptr_t>(in) >= c.block_end) {
       rip = c.next_rip;
-      return st;
+      return ExecStatus::kNext;
     }
     if (!k64) {
       rip = c.next_rip;
-      if (rip != fall) return st;
+      if (rip != fall) return ExecStatus::kNext;
     } else {
       rip = fall;
     }
