@@ -810,6 +810,18 @@ void AppendLoopInsn(std::mt19937& rng, std::vector<uint8_t>& code) {
   for (int b = 0; b < op.imm; ++b) code.push_back(static_cast<uint8_t>(rng()));
 }
 
+// One-at-a-time execution ([0]) and blocks ([1]) retired the same number
+// of instructions and left the same registers and memory (`data`).
+template <typename Data>
+void ExpectSameOutcome(const Regs (&out)[2], const uint64_t (&retired)[2],
+                       const Data (&data)[2]) {
+  EXPECT_EQ(retired[0], retired[1]);
+  const uint64_t* a = &out[0].rax;
+  const uint64_t* b = &out[1].rax;
+  for (int k = 0; k < 18; ++k) EXPECT_EQ(a[k], b[k]) << "register #" << k;
+  EXPECT_TRUE(data[0] == data[1]);
+}
+
 // Random programs built from hot opcodes (the specialised forms) with
 // random ModRM bytes and immediates: blocks and one-at-a-time execution must
 // end in the same registers, memory and exit after the same number of
@@ -922,11 +934,7 @@ void RunRandomHotCode(bool self_modifying) {
     }
     SCOPED_TRACE(::testing::Message() << "program " << program);
     EXPECT_EQ(exit[0].kind, exit[1].kind);
-    EXPECT_EQ(retired[0], retired[1]);
-    const uint64_t* a = &out[0].rax;
-    const uint64_t* b = &out[1].rax;
-    for (int k = 0; k < 18; ++k) EXPECT_EQ(a[k], b[k]) << "register #" << k;
-    EXPECT_TRUE(data[0] == data[1]);
+    ExpectSameOutcome(out, retired, data);
     total += retired[1];
   }
   // Most programs run well past their first instructions before a fault.
@@ -1057,11 +1065,7 @@ TEST(BlockDifferential, FusedCompareAndBranchMatchesOneAtATime) {
       }
     }
     SCOPED_TRACE(::testing::Message() << "program " << program);
-    EXPECT_EQ(retired[0], retired[1]);
-    const uint64_t* a = &out[0].rax;
-    const uint64_t* b = &out[1].rax;
-    for (int k = 0; k < 18; ++k) EXPECT_EQ(a[k], b[k]) << "register #" << k;
-    EXPECT_TRUE(data[0] == data[1]);
+    ExpectSameOutcome(out, retired, data);
     total += retired[1];
   }
   ::testing::Test::RecordProperty("instructions", static_cast<int>(total));
