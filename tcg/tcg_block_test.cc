@@ -810,11 +810,16 @@ void AppendLoopInsn(std::mt19937& rng, std::vector<uint8_t>& code) {
   for (int b = 0; b < op.imm; ++b) code.push_back(static_cast<uint8_t>(rng()));
 }
 
+// Appends the 64-bit words of guest memory [from, to) to `out`.
+void AppendWords(FlatMachine& m, uint64_t from, uint64_t to,
+                 std::vector<uint64_t>& out) {
+  for (uint64_t a = from; a < to; a += 8) out.push_back(m.Read64(a));
+}
+
 // One-at-a-time execution ([0]) and blocks ([1]) retired the same number
 // of instructions and left the same registers and memory (`data`).
-template <typename Data>
 void ExpectSameOutcome(const Regs (&out)[2], const uint64_t (&retired)[2],
-                       const Data (&data)[2]) {
+                       const std::vector<uint64_t> (&data)[2]) {
   EXPECT_EQ(retired[0], retired[1]);
   const uint64_t* a = &out[0].rax;
   const uint64_t* b = &out[1].rax;
@@ -901,7 +906,7 @@ void RunRandomHotCode(bool self_modifying) {
     Regs out[2];
     VcpuExit exit[2];
     uint64_t retired[2];
-    std::vector<uint8_t> data[2];
+    std::vector<uint64_t> data[2];
     for (int blocks = 0; blocks < 2; ++blocks) {
       auto m = FlatMachine::Create();
       ASSERT_TRUE(m.ok());
@@ -913,24 +918,9 @@ void RunRandomHotCode(bool self_modifying) {
       exit[blocks] = *(*m)->Run();
       out[blocks] = (*m)->regs();
       retired[blocks] = (*m)->vcpu().instructions_retired();
-      for (uint64_t a = kDataAddr; a < kDataAddr + 0x400; a += 8) {
-        const uint64_t v = (*m)->Read64(a);
-        data[blocks].insert(data[blocks].end(),
-                            reinterpret_cast<const uint8_t*>(&v),
-                            reinterpret_cast<const uint8_t*>(&v) + 8);
-      }
-      for (uint64_t a = kFunction; a < kFunction + 0x100; a += 8) {
-        const uint64_t v = (*m)->Read64(a);
-        data[blocks].insert(data[blocks].end(),
-                            reinterpret_cast<const uint8_t*>(&v),
-                            reinterpret_cast<const uint8_t*>(&v) + 8);
-      }
-      for (uint64_t a = kStackTop - 0x200; a < kStackTop; a += 8) {
-        const uint64_t v = (*m)->Read64(a);
-        data[blocks].insert(data[blocks].end(),
-                            reinterpret_cast<const uint8_t*>(&v),
-                            reinterpret_cast<const uint8_t*>(&v) + 8);
-      }
+      AppendWords(**m, kDataAddr, kDataAddr + 0x400, data[blocks]);
+      AppendWords(**m, kFunction, kFunction + 0x100, data[blocks]);
+      AppendWords(**m, kStackTop - 0x200, kStackTop, data[blocks]);
     }
     SCOPED_TRACE(::testing::Message() << "program " << program);
     EXPECT_EQ(exit[0].kind, exit[1].kind);
@@ -1060,9 +1050,7 @@ TEST(BlockDifferential, FusedCompareAndBranchMatchesOneAtATime) {
       EXPECT_EQ(exit.kind, Kind::kHalt) << DescribeVcpuExit(exit);
       out[blocks] = (*m)->regs();
       retired[blocks] = (*m)->vcpu().instructions_retired();
-      for (uint64_t a = kDataAddr; a < kDataAddr + 0x200; a += 8) {
-        data[blocks].push_back((*m)->Read64(a));
-      }
+      AppendWords(**m, kDataAddr, kDataAddr + 0x200, data[blocks]);
     }
     SCOPED_TRACE(::testing::Message() << "program " << program);
     ExpectSameOutcome(out, retired, data);
