@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -131,6 +132,12 @@ int main(int argc, char** argv) {
   // resident apiece; skiff's threads allocate little and seldom at once, and
   // small allocations go through glibc's per-thread cache without a lock.
   mallopt(M_ARENA_MAX, 1);
+  // Debian builds abseil without NDEBUG, which leaves absl::Mutex's
+  // deadlock detection on: every lock then records a stack trace into a
+  // graph of lock order, and a cycle in it aborts the process. skiff's lock
+  // order is checked when it is compiled (-Wthread-safety) and by its tests,
+  // which keep abseil's default; a running VMM does without both costs.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   // Journald-style priorities when stderr is the journal: decided now, as
   // no thread may fstat(2) once its seccomp filter is in.
   skiff::InitLogFormat();
