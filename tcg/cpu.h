@@ -227,7 +227,9 @@ struct TlbEntry {
 };
 static_assert(sizeof(TlbEntry) == 64, "one cache line per TLB entry");
 
-inline constexpr int kTlbSize = 256;
+// Direct-mapped; 1024 entries hold a booting kernel's working set (256
+// walked the page tables four times as often).
+inline constexpr int kTlbSize = 1024;
 
 struct PendingFault {
   uint8_t vector = 0;
@@ -643,6 +645,34 @@ class Cpu {
   GuestMemory::Region ram0_;  // the first RAM region (ReadPte)
   DecodeCache* cache_;
   alignas(64) std::array<TlbEntry, kTlbSize> tlb_{};
+  // The entries in use, so that flushes and code-page marks need not visit
+  // all kTlbSize: every non-global entry in use is in the list for
+  // non-global ones, which a CR3 write empties, and every entry in use is
+  // in one of the two (some twice), unless tlb_overflow_.
+  struct TlbList {
+    std::array<uint16_t, kTlbSize> idx;
+    int n = 0;
+  };
+  TlbList tlb_local_, tlb_global_;
+  bool tlb_overflow_ = false;
+  void ListTlbEntry(TlbList& l, uint16_t idx) {
+    if (l.n < kTlbSize) {
+      l.idx[l.n++] = idx;
+    } else {
+      tlb_overflow_ = true;
+    }
+  }
+  // Calls f(entry) for every entry in use (and maybe some empty ones).
+  template <typename F>
+  void ForEachTlbEntry(F f) {
+    if (tlb_overflow_) {
+      for (TlbEntry& e : tlb_) f(e);
+      return;
+    }
+    for (const TlbList* l : {&tlb_local_, &tlb_global_}) {
+      for (int k = 0; k < l->n; ++k) f(tlb_[l->idx[k]]);
+    }
+  }
   uint64_t fetch_tag_ = ~0ull;
   uint64_t tlb_epoch_ = 0;
   bool nonglobal_link_ = false;  // a link to a non-global page since a bump

@@ -84,8 +84,38 @@ void Cpu::FlushTlb(bool include_global) {
     ++tlb_epoch_;
     nonglobal_link_ = false;
   }
-  for (TlbEntry& e : tlb_) {
-    if (include_global || !e.global()) e = TlbEntry();
+  if (tlb_overflow_) {
+    // A full scan, which lists the global entries kept without duplicates.
+    tlb_local_.n = tlb_global_.n = 0;
+    tlb_overflow_ = false;
+    for (int k = 0; k < kTlbSize; ++k) {
+      TlbEntry& e = tlb_[k];
+      if (e.tag[0] == ~0ull) continue;
+      if (include_global || !e.global()) {
+        e = TlbEntry();
+      } else {
+        ListTlbEntry(tlb_global_, static_cast<uint16_t>(k));
+      }
+    }
+    return;
+  }
+  // A non-global entry may have become global since it was listed.
+  for (int k = 0; k < tlb_local_.n; ++k) {
+    const uint16_t idx = tlb_local_.idx[k];
+    TlbEntry& e = tlb_[idx];
+    if (e.tag[0] == ~0ull) continue;
+    if (include_global || !e.global()) {
+      e = TlbEntry();
+    } else {
+      ListTlbEntry(tlb_global_, idx);
+    }
+  }
+  tlb_local_.n = 0;
+  if (include_global) {
+    for (int k = 0; k < tlb_global_.n; ++k)
+      tlb_[tlb_global_.idx[k]] = TlbEntry();
+    tlb_global_.n = 0;
+    tlb_overflow_ = false;
   }
 }
 
@@ -239,7 +269,8 @@ bool Cpu::Translate(uint64_t lin, AccessKind kind, bool user, TlbEntry** out) {
     *out = hit;
     return true;
   }
-  TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
+  const uint16_t idx = static_cast<uint16_t>((lin >> 12) & (kTlbSize - 1));
+  TlbEntry& e = tlb_[idx];
   const uint64_t page = lin & ~0xfffull;
   uint64_t phys;
   uint8_t allow;
@@ -253,6 +284,14 @@ bool Cpu::Translate(uint64_t lin, AccessKind kind, bool user, TlbEntry** out) {
   absl::Span<uint8_t> span = memory_.TrySlice(GuestAddr(phys), 4096);
   const uint64_t base = page | (span.empty() ? TlbEntry::kTlbMmio : 0);
   const uint64_t denied = ~static_cast<uint64_t>(allow);
+  // Listed already: a non-global entry that stays non-global; any entry
+  // in use that becomes global (a global flush visits both lists).
+  const bool was_used = e.tag[0] != ~0ull;
+  if (!global && (!was_used || e.global())) {
+    ListTlbEntry(tlb_local_, idx);
+  } else if (global && !was_used) {
+    ListTlbEntry(tlb_global_, idx);
+  }
   for (int k = 0; k < 6; ++k) {
     static_assert(TlbEntry::kTlbDenied == 2, "allow bit k clear -> bit 1");
     e.tag[k] = base | (((denied >> k) & 1) << 1);
@@ -294,12 +333,12 @@ bool Cpu::MarkCodePage(uint64_t phys) {
   code_pages_[word] |= bit;
   // Translations filled before the mark, under any linear address.
   const uint64_t page = phys & ~0xfffull;
-  for (TlbEntry& e : tlb_) {
+  ForEachTlbEntry([page](TlbEntry& e) {
     if (e.ram() && e.phys_page() == page) {
       e.tag[TlbTagIndex(kAccWrite, false)] |= TlbEntry::kTlbCode;
       e.tag[TlbTagIndex(kAccWrite, true)] |= TlbEntry::kTlbCode;
     }
-  }
+  });
   return true;
 }
 
@@ -308,12 +347,12 @@ void Cpu::ForgetCodePages() {
   std::memset(code_pages_.get() + code_lo_word_, 0,
               (code_hi_word_ - code_lo_word_) * sizeof(uint64_t));
   code_lo_word_ = code_hi_word_ = 0;
-  for (TlbEntry& e : tlb_) {
+  ForEachTlbEntry([](TlbEntry& e) {
     if (e.ram()) {
       e.tag[TlbTagIndex(kAccWrite, false)] &= ~TlbEntry::kTlbCode;
       e.tag[TlbTagIndex(kAccWrite, true)] &= ~TlbEntry::kTlbCode;
     }
-  }
+  });
 }
 
 bool Cpu::ReadLinSlow(uint64_t lin, int size, uint64_t* out, bool user) {

@@ -140,6 +140,51 @@ TEST_F(AsmTest, GlobalPageSurvivesCr3WriteButNotPgeToggle) {
   EXPECT_EQ(r.rcx, 99u);
 }
 
+// The TLB is direct-mapped (kTlbSize entries): a non-global translation
+// that replaces a global one in the same entry is flushed by a CR3 write
+// like any other non-global one.
+TEST_F(AsmTest, NonGlobalEntryReplacingAGlobalOneIsFlushedByCr3Write) {
+  static_assert(kTlbSize == 1024, "0x43a000 and 0x3a000 share an entry");
+  m_->SetPte(0x3a000, 0x3a000 | 7);
+  Regs r = RunToHalt(R"(
+    mov qword [0x3000 + 2 * 8], 0x187   ; 0x400000: a global 2 MiB page at 0
+    mov rax, [0x43a000]       ; the entry: global
+    mov rax, [0x3a000]        ; the same entry: not global
+    mov qword [0x4000 + 0x3a * 8], 0x36007   ; remap 0x3a000 -> 0x36000
+    mov qword [0x36000], 99
+    mov rdx, cr3
+    mov cr3, rdx
+    mov rbx, [0x3a000]        ; flushed: 99
+    hlt)");
+  EXPECT_EQ(r.rbx, 99u);
+}
+
+// Flushes visit the entries the TLB lists as in use; INVLPG and a refill
+// list an entry again, and past kTlbSize listings flushes scan the whole
+// TLB. A global page listed after that is still flushed with the rest.
+TEST_F(AsmTest, FlushesStayCompleteAfterManyRefills) {
+  m_->SetPte(0x35000, 0x35000 | 7 | kPteG);
+  m_->SetPte(0x37000, 0x37000 | 7 | kPteG);
+  Regs r = RunToHalt(R"(
+    mov ecx, 1100
+  again:
+    mov rax, [0x35000]
+    invlpg [0x35000]
+    dec ecx
+    jnz again
+    mov rax, [0x37000]        ; cached, global
+    mov qword [0x4000 + 0x37 * 8], 0x36107   ; remap 0x37000 -> 0x36000
+    mov qword [0x36000], 99
+    mov rdx, cr4
+    and rdx, ~0x80
+    mov cr4, rdx              ; flushes global entries
+    or rdx, 0x80
+    mov cr4, rdx
+    mov rbx, [0x37000]        ; 99
+    hlt)");
+  EXPECT_EQ(r.rbx, 99u);
+}
+
 TEST_F(AsmTest, InvlpgFlushesAGlobalPage) {
   m_->SetPte(0x35000, 0x35000 | 7 | kPteG);
   Regs r = RunToHalt(R"(
