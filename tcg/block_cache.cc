@@ -71,13 +71,13 @@ const Block* BlockCache::Build(uint64_t phys, int code_bits,
   const uint32_t tag = Tag(b->key);
   int w = 0;
   while (w < kWays - 1 &&
-         !(set[w].tag == tag && At(set[w].offset)->key == b->key)) {
+         !(set[w].tag == tag && At(set[w].unit)->key == b->key)) {
     ++w;
   }
-  MoveToFront(set, w,
-              Way{.tag = tag,
-                  .offset = static_cast<uint32_t>(
-                      reinterpret_cast<std::byte*>(b) - arena_.get())});
+  const size_t offset = static_cast<size_t>(at - arena_.get());
+  MoveToFront(
+      set, w,
+      Way{.unit = static_cast<uint32_t>(offset / alignof(Block)), .tag = tag});
   return b;
 }
 
