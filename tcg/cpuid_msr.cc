@@ -38,7 +38,7 @@ constexpr uint32_t kEcxCx16 = 1u << 13, kEcxPopcnt = 1u << 23,
                    kEcxTscDeadline = 1u << 24, kEcxRdrand = 1u << 30,
                    kEcxHypervisor = 1u << 31;
 // CPUID.(EAX=7,ECX=0):EBX.
-constexpr uint32_t kLeaf7EbxRdseed = 1u << 18;
+constexpr uint32_t kLeaf7EbxErms = 1u << 9, kLeaf7EbxRdseed = 1u << 18;
 // CPUID.80000007h:EDX bit 8: invariant TSC (SDM vol. 3, 17.17.1).
 constexpr uint32_t kPowerEdxInvariantTsc = 1u << 8;
 // CPUID.80000001h.
@@ -84,7 +84,7 @@ CpuidResult Cpuid(const Cpu& c, uint32_t leaf, uint32_t subleaf) {
       break;
     case 7:
       // Subleaf 0 only: EAX (the highest subleaf) stays 0.
-      if (subleaf == 0) r.ebx = kLeaf7EbxRdseed;
+      if (subleaf == 0) r.ebx = kLeaf7EbxErms | kLeaf7EbxRdseed;
       break;
     case 0x15: {
       // TSC/crystal ratio EBX/EAX and the crystal in Hz (SDM vol. 2, CPUID

@@ -300,6 +300,34 @@ TEST_F(AsmTest, CpuidModel) {
   EXPECT_NE(r.rdx & (1u << 29), 0u);  // long mode
 }
 
+// CPUID.7:EBX.ERMS: Linux then clears and copies pages with REP STOSB and
+// REP MOVSB (clear_page_erms, memcpy_erms), as the kernel's clear_page does
+// here.
+TEST_F(AsmTest, ErmsIsAdvertisedAndRepStosbClearsAPage) {
+  m_->Write64(kDataAddr + 4096, 0x1122334455667788);
+  Regs r = RunToHalt(R"(
+    mov eax, 7
+    xor ecx, ecx
+    cpuid
+    mov r8, rbx
+    mov rdi, 0x20000
+    mov rax, 0x4242424242424242
+    mov rcx, 512
+    rep stosq                 ; a page of 0x42
+    mov rdi, 0x20000
+    mov ecx, 4096
+    xor eax, eax
+    rep stosb                 ; clear_page_erms
+    hlt)");
+  EXPECT_NE(r.r8 & (1u << 9), 0u);  // CPUID.7:EBX.ERMS
+  EXPECT_EQ(r.rcx, 0u);
+  EXPECT_EQ(r.rdi, kDataAddr + 4096);
+  for (uint64_t a = kDataAddr; a < kDataAddr + 4096; a += 8) {
+    ASSERT_EQ(m_->Read64(a), 0u) << std::hex << a;
+  }
+  EXPECT_EQ(m_->Read64(kDataAddr + 4096), 0x1122334455667788u);
+}
+
 TEST_F(AsmTest, RdrandAndRdseedAreAdvertisedAndSetCarry) {
   Regs r = RunToHalt(R"(
     mov eax, 1
