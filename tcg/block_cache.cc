@@ -29,7 +29,6 @@ const Block* BlockCache::Build(uint64_t phys, int code_bits,
   bool branch_end = false;
   while (n < Block::kMaxInsns) {
     Insn& insn = scratch_[n];
-    insn = Insn{};
     if (Decode(host + pos, avail - pos, code_bits, &insn) !=
             DecodeResult::kOk ||
         pos + insn.len > Block::kMaxBytes) {
