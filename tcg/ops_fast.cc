@@ -403,19 +403,46 @@ inline bool RmwHit(Cpu& c, const Insn& i, F f) {
   return true;
 }
 
+// MOV loads and stores: the TLB hit inline, the rest out of line and
+// reached by a tail call, so that the hit path needs no stack frame (no
+// register saves, no stack slot for the value) around the slow path's call.
 template <int kSize, int kEa>
-ExecStatus MovLoad(Cpu& c, const Insn& i) {
+[[gnu::noinline]] ExecStatus MovLoadMiss(Cpu& c, const Insn& i) {
+  const uint64_t lin = Ea64<kEa>(c, i);
   uint64_t v;
-  if (!Load<kSize, kEa>(c, i, &v)) return ExecStatus::kFault;
+  if (!(Canonical(c, i, lin) && c.ReadLin(lin, kSize, &v))) {
+    return ExecStatus::kFault;
+  }
   PutReg<kSize>(c, i.reg, i.rex, v);
   return ExecStatus::kNext;
 }
 
 template <int kSize, int kEa>
+ExecStatus MovLoad(Cpu& c, const Insn& i) {
+  uint64_t v;
+  if (!c.ReadLinHit(Ea64<kEa>(c, i), kSize, &v)) [[unlikely]] {
+    return MovLoadMiss<kSize, kEa>(c, i);
+  }
+  PutReg<kSize>(c, i.reg, i.rex, v);
+  return ExecStatus::kNext;
+}
+
+template <int kSize, int kEa>
+[[gnu::noinline]] ExecStatus MovStoreMiss(Cpu& c, const Insn& i) {
+  const uint64_t lin = Ea64<kEa>(c, i);
+  const uint64_t v = GetReg<kSize>(c, i.reg, i.rex) & kMask<kSize>;
+  return Canonical(c, i, lin) && c.WriteLin(lin, kSize, v) ? ExecStatus::kNext
+                                                           : ExecStatus::kFault;
+}
+
+template <int kSize, int kEa>
 ExecStatus MovStore(Cpu& c, const Insn& i) {
-  return Store<kSize, kEa>(c, i, GetReg<kSize>(c, i.reg, i.rex))
-             ? ExecStatus::kNext
-             : ExecStatus::kFault;
+  if (!c.WriteLinHit(Ea64<kEa>(c, i), kSize,
+                     GetReg<kSize>(c, i.reg, i.rex) & kMask<kSize>))
+      [[unlikely]] {
+    return MovStoreMiss<kSize, kEa>(c, i);
+  }
+  return ExecStatus::kNext;
 }
 
 template <int kSize, int kEa>
@@ -605,13 +632,35 @@ inline bool Pop64(Cpu& c, uint64_t* v) {
   return true;
 }
 
-ExecStatus PushReg64(Cpu& c, const Insn& i) {
+// PUSH, POP, CALL and RET come in two halves, like MovLoad: the whole
+// instruction out of line (...Slow), and a handler that does the TLB-hit
+// case without a stack frame and tail-calls the Slow half otherwise.
+[[gnu::noinline]] ExecStatus PushReg64Slow(Cpu& c, const Insn& i) {
   return Push64(c, c.s.gpr[i.reg]) ? ExecStatus::kNext : ExecStatus::kFault;
 }
 
-ExecStatus PopReg64(Cpu& c, const Insn& i) {
+ExecStatus PushReg64(Cpu& c, const Insn& i) {
+  const uint64_t sp = c.s.gpr[kRsp] - 8;
+  if (!c.WriteLinHit(sp, 8, c.s.gpr[i.reg])) [[unlikely]] {
+    return PushReg64Slow(c, i);
+  }
+  c.s.gpr[kRsp] = sp;
+  return ExecStatus::kNext;
+}
+
+[[gnu::noinline]] ExecStatus PopReg64Slow(Cpu& c, const Insn& i) {
   uint64_t v;
   if (!Pop64(c, &v)) return ExecStatus::kFault;
+  c.s.gpr[i.reg] = v;
+  return ExecStatus::kNext;
+}
+
+ExecStatus PopReg64(Cpu& c, const Insn& i) {
+  const uint64_t sp = c.s.gpr[kRsp];
+  uint64_t v;
+  if (!c.ReadLinHit(sp, 8, &v)) [[unlikely]]
+    return PopReg64Slow(c, i);
+  c.s.gpr[kRsp] = sp + 8;  // before the write: POP RSP loads RSP
   c.s.gpr[i.reg] = v;
   return ExecStatus::kNext;
 }
@@ -630,7 +679,7 @@ ExecStatus JmpRel64(Cpu& c, const Insn& i) {
   return Jump64(c, c.next_rip + i.imm);
 }
 
-ExecStatus CallRel64(Cpu& c, const Insn& i) {
+[[gnu::noinline]] ExecStatus CallRel64Slow(Cpu& c, const Insn& i) {
   const uint64_t target = c.next_rip + i.imm;
   if (!c.IsCanonical(target)) return c.Gp0();
   if (!Push64(c, c.next_rip)) return ExecStatus::kFault;
@@ -638,7 +687,19 @@ ExecStatus CallRel64(Cpu& c, const Insn& i) {
   return ExecStatus::kNext;
 }
 
-ExecStatus Ret64(Cpu& c, const Insn&) {
+ExecStatus CallRel64(Cpu& c, const Insn& i) {
+  const uint64_t target = c.next_rip + i.imm;
+  const uint64_t sp = c.s.gpr[kRsp] - 8;
+  if (!c.IsCanonical(target) || !c.WriteLinHit(sp, 8, c.next_rip))
+      [[unlikely]] {
+    return CallRel64Slow(c, i);
+  }
+  c.s.gpr[kRsp] = sp;
+  c.next_rip = target;
+  return ExecStatus::kNext;
+}
+
+[[gnu::noinline]] ExecStatus Ret64Slow(Cpu& c, const Insn&) {
   uint64_t target;
   const uint64_t old_rsp = c.s.gpr[kRsp];
   if (!Pop64(c, &target)) return ExecStatus::kFault;
@@ -646,6 +707,17 @@ ExecStatus Ret64(Cpu& c, const Insn&) {
     c.s.gpr[kRsp] = old_rsp;
     return c.Gp0();
   }
+  c.next_rip = target;
+  return ExecStatus::kNext;
+}
+
+ExecStatus Ret64(Cpu& c, const Insn& i) {
+  const uint64_t sp = c.s.gpr[kRsp];
+  uint64_t target;
+  if (!c.ReadLinHit(sp, 8, &target) || !c.IsCanonical(target)) [[unlikely]] {
+    return Ret64Slow(c, i);
+  }
+  c.s.gpr[kRsp] = sp + 8;
   c.next_rip = target;
   return ExecStatus::kNext;
 }

@@ -773,6 +773,22 @@ TEST_F(AsmTest, SpecialisedMemoryRmwFaultsAsAWriteOnAReadOnlyPage) {
   EXPECT_EQ(m_->memory().ReadObj<uint32_t>(GuestAddr(0x2d000)).value(), 0u);
 }
 
+// RET in a 64-bit block (a specialised handler whose TLB hit and slow
+// halves are separate functions) to a non-canonical address raises #GP at
+// the RET, with RSP as it was before the RET.
+TEST_F(AsmTest, SpecialisedRetToNonCanonicalAddressFaultsAtTheRet) {
+  Regs r = RunToHalt(R"(
+    mov rax, 0x0000800000000000
+    push rax
+    mov r15, rsp
+    ret                       ; #GP(0)
+    hlt)");
+  EXPECT_EQ(r.r14, 13u);
+  EXPECT_EQ(m_->Read64(r.rsp), 0u);                          // error code
+  EXPECT_EQ(m_->Read64(r.rsp + 8), kCodeAddr + 10 + 1 + 3);  // the RET
+  EXPECT_EQ(m_->Read64(r.rsp + 32), r.r15);  // the interrupted RSP
+}
+
 // A well-formed ALU, MOV, shift or IMUL instruction that cannot fault or
 // branch, on RAX, RCX, RDX, RBX, RSI and RDI (so the loop's RSP, RBP, R14
 // and R15 stay), or on [rbp + disp8] inside the 8-byte immediate of one of
