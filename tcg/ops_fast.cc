@@ -403,16 +403,14 @@ inline bool RmwHit(Cpu& c, const Insn& i, F f) {
   return true;
 }
 
-// MOV loads and stores: the TLB hit inline, the rest out of line and
-// reached by a tail call, so that the hit path needs no stack frame (no
+// MOV loads and stores come in two halves: the whole instruction out of
+// line (...Slow), and a handler that does the TLB hit alone and tail-calls
+// the Slow half otherwise, so that the hit path needs no stack frame (no
 // register saves, no stack slot for the value) around the slow path's call.
 template <int kSize, int kEa>
-[[gnu::noinline]] ExecStatus MovLoadMiss(Cpu& c, const Insn& i) {
-  const uint64_t lin = Ea64<kEa>(c, i);
+[[gnu::noinline]] ExecStatus MovLoadSlow(Cpu& c, const Insn& i) {
   uint64_t v;
-  if (!(Canonical(c, i, lin) && c.ReadLin(lin, kSize, &v))) {
-    return ExecStatus::kFault;
-  }
+  if (!Load<kSize, kEa>(c, i, &v)) return ExecStatus::kFault;
   PutReg<kSize>(c, i.reg, i.rex, v);
   return ExecStatus::kNext;
 }
@@ -421,18 +419,17 @@ template <int kSize, int kEa>
 ExecStatus MovLoad(Cpu& c, const Insn& i) {
   uint64_t v;
   if (!c.ReadLinHit(Ea64<kEa>(c, i), kSize, &v)) [[unlikely]] {
-    return MovLoadMiss<kSize, kEa>(c, i);
+    return MovLoadSlow<kSize, kEa>(c, i);
   }
   PutReg<kSize>(c, i.reg, i.rex, v);
   return ExecStatus::kNext;
 }
 
 template <int kSize, int kEa>
-[[gnu::noinline]] ExecStatus MovStoreMiss(Cpu& c, const Insn& i) {
-  const uint64_t lin = Ea64<kEa>(c, i);
-  const uint64_t v = GetReg<kSize>(c, i.reg, i.rex) & kMask<kSize>;
-  return Canonical(c, i, lin) && c.WriteLin(lin, kSize, v) ? ExecStatus::kNext
-                                                           : ExecStatus::kFault;
+[[gnu::noinline]] ExecStatus MovStoreSlow(Cpu& c, const Insn& i) {
+  return Store<kSize, kEa>(c, i, GetReg<kSize>(c, i.reg, i.rex))
+             ? ExecStatus::kNext
+             : ExecStatus::kFault;
 }
 
 template <int kSize, int kEa>
@@ -440,7 +437,7 @@ ExecStatus MovStore(Cpu& c, const Insn& i) {
   if (!c.WriteLinHit(Ea64<kEa>(c, i), kSize,
                      GetReg<kSize>(c, i.reg, i.rex) & kMask<kSize>))
       [[unlikely]] {
-    return MovStoreMiss<kSize, kEa>(c, i);
+    return MovStoreSlow<kSize, kEa>(c, i);
   }
   return ExecStatus::kNext;
 }
@@ -632,9 +629,7 @@ inline bool Pop64(Cpu& c, uint64_t* v) {
   return true;
 }
 
-// PUSH, POP, CALL and RET come in two halves, like MovLoad: the whole
-// instruction out of line (...Slow), and a handler that does the TLB-hit
-// case without a stack frame and tail-calls the Slow half otherwise.
+// PUSH, POP, CALL and RET come in two halves, like MovLoad.
 [[gnu::noinline]] ExecStatus PushReg64Slow(Cpu& c, const Insn& i) {
   return Push64(c, c.s.gpr[i.reg]) ? ExecStatus::kNext : ExecStatus::kFault;
 }
