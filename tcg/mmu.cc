@@ -84,36 +84,31 @@ void Cpu::FlushTlb(bool include_global) {
     ++tlb_epoch_;
     nonglobal_link_ = false;
   }
-  if (tlb_overflow_) {
-    // A full scan, which lists the global entries kept without duplicates.
-    tlb_local_.n = tlb_global_.n = 0;
-    tlb_overflow_ = false;
-    for (int k = 0; k < kTlbSize; ++k) {
-      TlbEntry& e = tlb_[k];
-      if (e.tag[0] == ~0ull) continue;
-      if (include_global || !e.global()) {
-        e = TlbEntry();
-      } else {
-        ListTlbEntry(tlb_global_, static_cast<uint16_t>(k));
-      }
-    }
-    return;
-  }
-  // A non-global entry may have become global since it was listed.
-  for (int k = 0; k < tlb_local_.n; ++k) {
-    const uint16_t idx = tlb_local_.idx[k];
+  // Empties the entry at `idx` unless it is a global one that stays, which
+  // goes on the global list.
+  const auto flush = [&](uint16_t idx) {
     TlbEntry& e = tlb_[idx];
-    if (e.tag[0] == ~0ull) continue;
+    if (e.tag[0] == ~0ull) return;
     if (include_global || !e.global()) {
       e = TlbEntry();
     } else {
       ListTlbEntry(tlb_global_, idx);
     }
+  };
+  if (tlb_overflow_) {
+    // A full scan, which lists the global entries kept without duplicates.
+    tlb_local_.n = tlb_global_.n = 0;
+    tlb_overflow_ = false;
+    for (int k = 0; k < kTlbSize; ++k) flush(static_cast<uint16_t>(k));
+    return;
   }
+  // A non-global entry may have become global since it was listed.
+  for (int k = 0; k < tlb_local_.n; ++k) flush(tlb_local_.idx[k]);
   tlb_local_.n = 0;
   if (include_global) {
-    for (int k = 0; k < tlb_global_.n; ++k)
+    for (int k = 0; k < tlb_global_.n; ++k) {
       tlb_[tlb_global_.idx[k]] = TlbEntry();
+    }
     tlb_global_.n = 0;
     tlb_overflow_ = false;
   }
