@@ -39,11 +39,12 @@ class Cpu;
 struct Insn;
 
 enum class ExecStatus : uint8_t {
-  kNext,      // continue at c.next_rip
-  kFault,     // c.pending_fault describes an exception to deliver
-  kHalt,      // HLT executed (RIP already advanced)
-  kInternal,  // the interpreter cannot continue (c.internal_msg says why)
-  kPair,      // a fused pair ran both instructions (ops_fast.h FuseWithJcc)
+  kNext,       // continue at c.next_rip
+  kFault,      // c.pending_fault describes an exception to deliver
+  kHalt,       // HLT executed (RIP already advanced)
+  kInternal,   // the interpreter cannot continue (c.internal_msg says why)
+  kPair,       // a fused pair ran both instructions (ops_fast.h FuseWithJcc)
+  kPairFault,  // a fused pair's second instruction faulted (pending_fault)
 };
 
 using Handler = ExecStatus (*)(Cpu& c, const Insn& i);
@@ -246,8 +247,14 @@ class Cpu {
     if (!memory.regions().empty()) ram0_ = memory.regions().front();
   }
 
+  // s.rip is the running instruction's address in Step and in 16/32-bit
+  // blocks. In 64-bit blocks the run loop writes it only when a block ends
+  // or an instruction does not return kNext; handlers that need their own
+  // address call InsnRip().
   CpuState s;
   uint64_t next_rip = 0;
+  // The address of the running instruction `i`, before it changed next_rip.
+  uint64_t InsnRip(const Insn& i) const;
   PendingFault pending_fault;
   // Interrupt shadow: set by STI (when IF was 0) and MOV SS/POP SS; blocks
   // interrupt delivery until after the next instruction.
@@ -689,6 +696,11 @@ class Cpu {
   size_t code_lo_word_ = 0;
   size_t code_hi_word_ = 0;
 };
+
+inline uint64_t Cpu::InsnRip(const Insn& i) const {
+  // In 64-bit mode the fall-through address is never masked.
+  return s.code_bits == 64 ? next_rip - i.len : s.rip;
+}
 
 // ALU family used by several op files (ops_arith.cc): op is the ModRM.reg
 // encoding (0 ADD, 1 OR, 2 ADC, 3 SBB, 4 AND, 5 SUB, 6 XOR, 7 CMP).

@@ -1060,9 +1060,10 @@ constexpr auto kCmov8 = CmovTable<8>(std::make_integer_sequence<int, 16>());
 // A flag-setting instruction and the Jcc after it in one dispatch
 // (FuseWithJcc). The Jcc keeps its own Insn right after the first one, so
 // a block's instruction count is unchanged: the pair returns kPair when it
-// ran both, and the run loop steps over the second. The first runs alone
-// when the block ends after it (an instruction limit, an MMIO access or a
-// write into the block's bytes, ExitBlock).
+// ran both, and the run loop steps over the second (kPairFault when the
+// second faulted, so that the fault is reported at its address). The first
+// runs alone when the block ends after it (an instruction limit, an MMIO
+// access or a write into the block's bytes, ExitBlock).
 template <Handler kFirst, int kCc>
 ExecStatus ThenJcc(Cpu& c, const Insn& i) {
   const ExecStatus st = kFirst(c, i);
@@ -1071,10 +1072,10 @@ ExecStatus ThenJcc(Cpu& c, const Insn& i) {
       reinterpret_cast<uintptr_t>(&j) >= c.block_end) {
     return st;
   }
-  c.s.rip = c.next_rip;  // a fault of the Jcc reports its own address
   c.next_rip += j.len;
   const ExecStatus sj = Jcc64<kCc>(c, j);
-  return sj == ExecStatus::kNext ? ExecStatus::kPair : sj;
+  if (sj == ExecStatus::kNext) return ExecStatus::kPair;
+  return sj == ExecStatus::kFault ? ExecStatus::kPairFault : sj;
 }
 
 template <Handler kFirst, int... kCc>

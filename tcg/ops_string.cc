@@ -35,7 +35,7 @@ ExecStatus Repeat(Cpu& c, const Insn& i, bool cond, Body body) {
       if (i.rep == 0xf2 && zf) return ExecStatus::kNext;
     }
   }
-  if (c.Reg(kRcx, as) != 0) c.next_rip = c.s.rip;
+  if (c.Reg(kRcx, as) != 0) c.next_rip = c.InsnRip(i);
   return ExecStatus::kNext;
 }
 
@@ -131,7 +131,7 @@ ExecStatus RepMoveOrStore(Cpu& c, const Insn& i, bool is_movs, uint64_t v) {
     c.SetReg(kRcx, as, count - n);
     budget -= n;
   }
-  if (c.Reg(kRcx, as) != 0) c.next_rip = c.s.rip;
+  if (c.Reg(kRcx, as) != 0) c.next_rip = c.InsnRip(i);
   return ExecStatus::kNext;
 }
 

@@ -763,7 +763,7 @@ ExecStatus OpX87(Cpu& c, const Insn& i) {
     FpuState& f = c.s.fpu;
     f.fop = static_cast<uint16_t>(((opb & 7) << 8) | (i.mod << 6) |
                                   ((i.reg & 7) << 3) | (i.rm & 7));
-    f.fip = c.s.rip;
+    f.fip = c.InsnRip(i);
     f.fcs = c.s.seg[kCs].selector;
     if (i.is_mem()) {
       f.fdp = c.EffAddr(i);

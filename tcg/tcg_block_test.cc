@@ -251,6 +251,24 @@ TEST_F(AsmTest, BlockRunsToEndOfPage) {
   EXPECT_EQ(r.rdx, 2u);
 }
 
+// A repeated string instruction that needs more than one batch goes on at
+// its own address, not at the start of the block it sits in.
+TEST_F(AsmTest, RepeatedStringInstructionResumesAtItselfInsideABlock) {
+  Regs r = RunToHalt(R"(
+    mov rdi, 0x20000
+    mov rcx, 10000
+    jmp block
+  block:
+    add dword [0x30000], 1    ; runs once
+    mov al, 1                 ; never found: that memory is zero
+    repne scasb               ; three batches
+    mov ebx, [0x30000]
+    hlt)");
+  EXPECT_EQ(r.rbx, 1u);
+  EXPECT_EQ(r.rcx, 0u);
+  EXPECT_EQ(r.rdi, 0x20000u + 10000);
+}
+
 TEST_F(AsmTest, InstructionLimitIsExactInsideBlocks) {
   std::string src = "xor eax, eax\n";
   for (int k = 0; k < 100; ++k) src += "inc eax\n";

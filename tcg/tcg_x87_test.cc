@@ -291,5 +291,18 @@ TEST_F(X87Test, FldenvRestoresControlAndTags) {
   EXPECT_EQ((r.rax >> 11) & 7, 7u);  // one left on the stack
 }
 
+// FNSTENV reports the address of the last non-control x87 instruction, here
+// one in the middle of a 64-bit block.
+TEST_F(X87Test, LastInstructionPointerIsThatInstructionsAddress) {
+  Regs r = RunToHalt(R"(
+    fninit                    ; 2 bytes
+    nop
+    fld1                      ; at the block's start + 3
+    fnstenv [0x20000]
+    mov eax, [0x2000c]        ; FIP
+    hlt)");
+  EXPECT_EQ(r.rax, kCodeAddr + 3);
+}
+
 }  // namespace
 }  // namespace skiff::tcg::testing
