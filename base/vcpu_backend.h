@@ -17,6 +17,7 @@
 #define SKIFF_BASE_VCPU_BACKEND_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -70,6 +71,10 @@ class InterruptSource {
   // Accepts the highest-priority pending interrupt and returns its vector,
   // or -1 if none is pending any more.
   virtual int AcknowledgeInterrupt() = 0;
+  // A flag that is true whenever HasPendingInterrupt() would be, for a
+  // backend to poll without a call (it may be true when no interrupt is
+  // pending); nullptr when the source has none.
+  virtual const std::atomic<bool>* pending_flag() const { return nullptr; }
 };
 
 // Why Run() returned. A plain value; `kind` says which fields mean something.

@@ -3,9 +3,12 @@
 // in another block, blocks at page boundaries, exact instruction limits,
 // interrupts at block boundaries after STI shadows, and flag results of the
 // specialised forms against the generic ones.
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -353,6 +356,44 @@ TEST_F(AsmTest, InterruptPolledAtBlockEntryWhenEnabled) {
   EXPECT_EQ(r.r14, 0x31u);
   EXPECT_NE(r.rbx, 5u);
   EXPECT_GT(r.rcx, 0u);
+}
+
+// A source with a pending flag, set from another thread while the guest
+// runs from block to block: the run loop polls the flag, not the call.
+class FlaggedIrq : public InterruptSource {
+ public:
+  bool HasPendingInterrupt() override { return flag.load(); }
+  int AcknowledgeInterrupt() override {
+    flag = false;
+    return 0x31;
+  }
+  const std::atomic<bool>* pending_flag() const override { return &flag; }
+  std::atomic<bool> flag{false};
+};
+
+TEST_F(AsmTest, InterruptFlaggedWhileBlocksRunIsTakenInsideTheLoop) {
+  FlaggedIrq irq;
+  m_->vcpu().set_interrupt_source(&irq);
+  auto code = Assemble(R"(
+    sti
+    mov ecx, 0xffffffff       ; seconds of looping
+  l:
+    dec ecx
+    jnz l
+    hlt)");
+  ASSERT_TRUE(code.ok());
+  ASSERT_TRUE(m_->LoadCode(*code).ok());
+  std::thread raise([&irq] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    irq.flag = true;
+  });
+  VcpuExit e = *m_->Run();
+  raise.join();
+  m_->vcpu().set_interrupt_source(nullptr);
+  EXPECT_EQ(e.kind, Kind::kHalt);
+  Regs r = m_->regs();
+  EXPECT_EQ(r.r14, 0x31u);
+  EXPECT_GT(r.rcx, 0u);  // taken inside the loop, not after it
 }
 
 // Runs `src` with blocks (specialised handlers) and then one instruction

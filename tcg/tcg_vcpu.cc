@@ -277,6 +277,15 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
   uint64_t prev_generation = 0;
   // RIP stays in a register from block to block; s.rip follows it.
   uint64_t rip = s.rip;
+  // Polled after every block with RFLAGS.IF=1: the source's own flag, else
+  // one that is always set, so that HasPendingInterrupt() is asked.
+  static constexpr std::atomic<bool> kAsk{true};
+  static constexpr std::atomic<bool> kNoSource{false};
+  const std::atomic<bool>* irq_flag = &kNoSource;
+  if (c.irq != nullptr) {
+    irq_flag = c.irq->pending_flag();
+    if (irq_flag == nullptr) irq_flag = &kAsk;
+  }
   for (;;) {
     const uint64_t epoch = CheckEpoch();
     if (b == nullptr || !BlockCache::Current(*b, host, epoch)) {
@@ -322,13 +331,16 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
     c.code_hi = nullptr;
     // Only the last instruction of a block can set an interrupt shadow
     // (EndsBlock), and blocks start only without one.
-    c.shadow = c.shadow_next;
-    c.shadow_next = false;
+    const bool shadow = c.shadow_next;
+    if (shadow) [[unlikely]] {
+      c.shadow = true;
+      c.shadow_next = false;
+    }
     if (st != ExecStatus::kNext) return Finish(st, exit) ? 1 : -1;
     s.rip = rip;
-    if (c.shadow || kick_.load(std::memory_order_relaxed) ||
+    if (shadow || kick_.load(std::memory_order_relaxed) ||
         (limit_ != 0 && retired_ >= limit_) ||
-        (c.irq != nullptr && (s.rflags & kRflagsIf) &&
+        ((s.rflags & kRflagsIf) && irq_flag->load(std::memory_order_relaxed) &&
          c.irq->HasPendingInterrupt())) {
       return 1;
     }

@@ -99,6 +99,9 @@ class Lapic : public InterruptSource {
   bool HasPendingInterrupt() override {
     return maybe_pending_.load(std::memory_order_relaxed);
   }
+  const std::atomic<bool>* pending_flag() const override {
+    return &maybe_pending_;
+  }
   int AcknowledgeInterrupt() override ABSL_LOCKS_EXCLUDED(mu_);
   // NMIs (IPIs, LINT1, IOAPIC) are not gated by RFLAGS.IF: the interpreter
   // polls this separately. True (once) if an NMI was pending.
