@@ -272,9 +272,10 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
   CpuState& s = c.s;
   const Block* b = nullptr;
   const uint8_t* host = nullptr;
-  // The block that ran last, while it is alive (same cache generation).
+  // The block that ran last. Only FindBlock can empty the cache (a Build),
+  // and then `prev` is replaced by the block it returns, so `prev` is alive
+  // whenever it is read.
   const Block* prev = nullptr;
-  uint64_t prev_generation = 0;
   // RIP stays in a register from block to block; s.rip follows it.
   uint64_t rip = s.rip;
   // Polled after every block with RFLAGS.IF=1: the source's own flag, else
@@ -290,8 +291,7 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
     const uint64_t epoch = CheckEpoch();
     if (b == nullptr || !BlockCache::Current(*b, host, epoch)) {
       b = nullptr;
-      const bool linkable = prev != nullptr && s.code_bits == 64 &&
-                            prev_generation == blocks_.generation();
+      const bool linkable = prev != nullptr && s.code_bits == 64;
       const uint64_t context = BlockCache::LinkContext(c.tlb_epoch(), s.cpl);
       if (linkable) {
         if (const Block::Link* l = BlockCache::FindLink(*prev, rip, context);
@@ -306,15 +306,13 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
       }
     }
     prev = b;
-    prev_generation = blocks_.generation();
     const uint64_t start = rip;
     const Insn* const first = b->insns();
     const Insn* in = first;
     const Insn* end = in + b->ninsn;
     // Re-read each block: a device access (--icount) may lower it.
-    const uint64_t limit = limit_;
-    if (limit != 0 && limit - retired_ < b->ninsn) {
-      end = in + (limit - retired_);  // exact instruction limit
+    if (limit_ - retired_ < b->ninsn) {
+      end = in + (limit_ - retired_);  // exact instruction limit
     }
     c.code_lo = host;
     c.code_hi = host + b->nbytes;
@@ -338,8 +336,7 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
     }
     if (st != ExecStatus::kNext) return Finish(st, exit) ? 1 : -1;
     s.rip = rip;
-    if (shadow || kick_.load(std::memory_order_relaxed) ||
-        (limit_ != 0 && retired_ >= limit_) ||
+    if (shadow || kick_.load(std::memory_order_relaxed) || retired_ >= limit_ ||
         ((s.rflags & kRflagsIf) && irq_flag->load(std::memory_order_relaxed) &&
          c.irq->HasPendingInterrupt())) {
       return 1;
@@ -358,7 +355,7 @@ void TcgVcpu::ClampLimitToDeadline() {
   // 1 ns per instruction (base/guest_clock.h InstructionClock).
   const uint64_t budget = deadline > now ? deadline - now : 1;
   const uint64_t at = budget > ~retired_ ? ~0ull : retired_ + budget;
-  if (limit_ == 0 || at < limit_) limit_ = at;
+  if (at < limit_) limit_ = at;
 }
 
 absl::StatusOr<VcpuExit> TcgVcpu::Run(VcpuIo& io) {
@@ -373,7 +370,7 @@ absl::StatusOr<VcpuExit> TcgVcpu::Run(VcpuIo& io) {
       seen_epoch_ = epoch;
     }
   }
-  limit_ = insn_limit_ ? retired_ + insn_limit_ : 0;
+  limit_ = insn_limit_ ? retired_ + insn_limit_ : kNoLimit;
   if (icount_ != nullptr) {
     icount_io_.inner = &io;
     c.io = &icount_io_;
@@ -386,7 +383,7 @@ absl::StatusOr<VcpuExit> TcgVcpu::Run(VcpuIo& io) {
       exit.kind = VcpuExit::Kind::kInterrupted;
       break;
     }
-    if (limit_ != 0 && retired_ >= limit_) {
+    if (retired_ >= limit_) {
       exit.kind = VcpuExit::Kind::kInterrupted;
       break;
     }

@@ -100,7 +100,7 @@ class TcgVcpu : public VcpuBackend {
   // Executes one instruction. Returns false when Run() must return `*exit`.
   bool Step(VcpuExit* exit);
   // Executes cached basic blocks from RIP (building them on a miss), at
-  // most up to instruction limit_ (0: none), until the run loop must poll
+  // most up to instruction limit_, until the run loop must poll
   // something. Returns 1 to go on, -1 when Run() must return `*exit`, 0 when
   // there is no block (RIP's page is not the current fetch page, or its
   // first instruction crosses the page): then Step() runs one instruction.
@@ -182,8 +182,9 @@ class TcgVcpu : public VcpuBackend {
   InstructionClock* icount_ = nullptr;
   IcountIo icount_io_{this};
   uint64_t insn_limit_ = 0;
-  // The retired_ value at which the current Run() ends (0: none).
-  uint64_t limit_ = 0;
+  // The retired_ value at which the current Run() ends.
+  static constexpr uint64_t kNoLimit = ~0ull;
+  uint64_t limit_ = kNoLimit;
   uint64_t retired_ = 0;
   bool blocks_enabled_ = true;
 };
