@@ -198,28 +198,27 @@ inline ExecStatus ExecBlock(Cpu& c, const Insn*& in, uint64_t& rip,
   CpuState& s = c.s;
   for (;;) {
     if (!k64) s.rip = rip;
-    uint64_t fall = rip + in->len;
-    c.next_rip = k64 ? fall : (fall & ip_mask);
+    rip += in->len;  // from here on, the fall-through address
+    c.next_rip = k64 ? rip : (rip & ip_mask);
     const ExecStatus st = in->fn(c, *in);
-    ++in;
     if (st != ExecStatus::kNext) [[unlikely]] {
       if (st != ExecStatus::kPair) {
         // The instruction's own address, or its fused Jcc's.
-        s.rip = st == ExecStatus::kPairFault ? fall : rip;
+        s.rip = st == ExecStatus::kPairFault ? rip : rip - in->len;
+        ++in;
         return st == ExecStatus::kPairFault ? ExecStatus::kFault : st;
       }
-      fall += in->len;  // a fused pair (64-bit only) ran the next one too
       ++in;
+      rip += in->len;  // a fused pair (64-bit only) ran the next one too
     }
+    ++in;
     if (reinterpret_cast<uintptr_t>(in) >= c.block_end) {
       rip = c.next_rip;
       return ExecStatus::kNext;
     }
-    if (!k64) {
+    if (!k64 && c.next_rip != rip) {
       rip = c.next_rip;
-      if (rip != fall) return ExecStatus::kNext;
-    } else {
-      rip = fall;
+      return ExecStatus::kNext;
     }
   }
 }
