@@ -359,16 +359,22 @@ TEST_F(AsmTest, InterruptPolledAtBlockEntryWhenEnabled) {
 }
 
 // A source with a pending flag, set from another thread while the guest
-// runs from block to block: the run loop polls the flag, not the call.
+// runs from block to block: the run loop polls the flag, and calls
+// HasPendingInterrupt() only once it is set.
 class FlaggedIrq : public InterruptSource {
  public:
-  bool HasPendingInterrupt() override { return flag.load(); }
+  bool HasPendingInterrupt() override {
+    const bool set = flag.load();
+    if (!set) ++asked_while_clear;
+    return set;
+  }
   int AcknowledgeInterrupt() override {
     flag = false;
     return 0x31;
   }
   const std::atomic<bool>* pending_flag() const override { return &flag; }
   std::atomic<bool> flag{false};
+  int asked_while_clear = 0;  // vCPU thread only
 };
 
 TEST_F(AsmTest, InterruptFlaggedWhileBlocksRunIsTakenInsideTheLoop) {
@@ -394,6 +400,8 @@ TEST_F(AsmTest, InterruptFlaggedWhileBlocksRunIsTakenInsideTheLoop) {
   Regs r = m_->regs();
   EXPECT_EQ(r.r14, 0x31u);
   EXPECT_GT(r.rcx, 0u);  // taken inside the loop, not after it
+  // The run loop asks before it enters blocks; the blocks read the flag.
+  EXPECT_LE(irq.asked_while_clear, 2);
 }
 
 // Runs `src` with blocks (specialised handlers) and then one instruction
