@@ -67,6 +67,10 @@ struct Block {
   };
   mutable Link links[2];
   mutable uint8_t next_link = 0;
+  // Entries while not compiled (BlockJit), and the compiled code: its
+  // offset in the code space | 2 when compiled for CPL 3 | 1, or 0.
+  mutable uint16_t runs = 0;
+  mutable uint32_t native = 0;
 
   const uint8_t* bytes() const {
     return reinterpret_cast<const uint8_t*>(this + 1);

@@ -537,6 +537,8 @@ class Cpu {
   }
   void NoteCodePageWrite() { memory_.NoteWrite(); }
   void FlushTlb(bool include_global);
+  // The TLB's entries (the block compiler reads them from host code).
+  const TlbEntry* tlb_entries() const { return tlb_.data(); }
   void FlushTlbPage(uint64_t lin);
 
   // Physical-address access for page walks and MMIO routing.

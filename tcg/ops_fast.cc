@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "tcg/flags.h"
 #include "tcg/ops.h"
 #include "tcg/ops_util.h"
@@ -1286,6 +1287,95 @@ Handler FuseWithJcc(const Insn& first, const Insn& next) {
     if (first.fn == f.first) return f.then_jcc[next.op & 15];
   }
   return nullptr;
+}
+
+namespace {
+
+// The forms FormOf reports, by handler.
+FastForm FormOfUnfused(Handler h) {
+  using K = FastForm::Kind;
+  for (int size : {4, 8}) {
+    const uint8_t sz = static_cast<uint8_t>(size);
+    for (int op : {0, 1, 4, 5, 6, 7}) {
+      const uint8_t o = static_cast<uint8_t>(op);
+      if (h == PickAluSized<AluRmRRegF>(op, size)) return {K::kAluRmR, o, sz};
+      if (h == PickAluSized<AluRRmRegF>(op, size)) return {K::kAluRRm, o, sz};
+      if (h == PickAluSized<AluRmImmRegF>(op, size)) {
+        return {K::kAluRmImm, o, sz};
+      }
+      if (h == PickAluSized<AluAccImmF>(op, size)) {
+        return {K::kAluAccImm, o, sz};
+      }
+    }
+    const bool s8 = size == 8;
+    if (h == (s8 ? TestRR<8> : TestRR<4>)) return {K::kTestRR, 4, sz};
+    if (h == (s8 ? MovRmRReg<8> : MovRmRReg<4>)) return {K::kMovRmR, 0, sz};
+    if (h == (s8 ? MovRRmReg<8> : MovRRmReg<4>)) return {K::kMovRRm, 0, sz};
+    if (h == (s8 ? MovRegImm<8> : MovRegImm<4>)) return {K::kMovRegImm, 0, sz};
+    if (h == (s8 ? MovRmImmReg<8> : MovRmImmReg<4>)) {
+      return {K::kMovRmImm, 0, sz};
+    }
+    if (h == (s8 ? MovLoad<8, kEaBase> : MovLoad<4, kEaBase>)) {
+      return {K::kLoad, 0, sz};
+    }
+    if (h == (s8 ? MovStore<8, kEaBase> : MovStore<4, kEaBase>)) {
+      return {K::kStore, 0, sz};
+    }
+    if (h == (s8 ? Lea64<8, kEaBase> : Lea64<4, kEaBase>)) {
+      return {K::kLea, 0, sz};
+    }
+  }
+  if (h == PushReg64) return {K::kPush, 0, 8};
+  if (h == PopReg64) return {K::kPop, 0, 8};
+  for (int cc = 0; cc < 16; ++cc) {
+    if (h == kJcc64[cc]) return {K::kJcc, static_cast<uint8_t>(cc), 8};
+  }
+  if (h == JmpRel64) return {K::kJmpRel, 0, 8};
+  if (h == CallRel64) return {K::kCallRel, 0, 8};
+  if (h == Ret64) return {K::kRet, 0, 8};
+  return {};
+}
+
+}  // namespace
+
+HandlerFacts FactsOf(Handler h) {
+  static const auto* const facts = [] {
+    auto* m = new absl::flat_hash_map<Handler, HandlerFacts>;
+    for (const FusedFirst& f : kFusedFirst) {
+      for (Handler t : f.then_jcc) {
+        (*m)[t] = {f.first, FormOfUnfused(f.first)};
+      }
+      (*m)[f.first] = {f.first, FormOfUnfused(f.first)};
+    }
+    // Every handler FormOfUnfused knows, from a scan of the tables above.
+    for (int size : {4, 8}) {
+      for (int op : {0, 1, 4, 5, 6, 7}) {
+        for (Handler h : {PickAluSized<AluRmRRegF>(op, size),
+                          PickAluSized<AluRRmRegF>(op, size),
+                          PickAluSized<AluRmImmRegF>(op, size),
+                          PickAluSized<AluAccImmF>(op, size)}) {
+          (*m)[h] = {h, FormOfUnfused(h)};
+        }
+      }
+      const bool s8 = size == 8;
+      for (Handler h :
+           {s8 ? TestRR<8> : TestRR<4>, s8 ? MovRmRReg<8> : MovRmRReg<4>,
+            s8 ? MovRRmReg<8> : MovRRmReg<4>, s8 ? MovRegImm<8> : MovRegImm<4>,
+            s8 ? MovRmImmReg<8> : MovRmImmReg<4>,
+            s8 ? MovLoad<8, kEaBase> : MovLoad<4, kEaBase>,
+            s8 ? MovStore<8, kEaBase> : MovStore<4, kEaBase>,
+            s8 ? Lea64<8, kEaBase> : Lea64<4, kEaBase>}) {
+        (*m)[h] = {h, FormOfUnfused(h)};
+      }
+    }
+    for (Handler h : kJcc64) (*m)[h] = {h, FormOfUnfused(h)};
+    for (Handler h : {PushReg64, PopReg64, JmpRel64, CallRel64, Ret64}) {
+      (*m)[h] = {h, FormOfUnfused(h)};
+    }
+    return m;
+  }();
+  const auto it = facts->find(h);
+  return it != facts->end() ? it->second : HandlerFacts{h, {}};
 }
 
 bool JccContinuesBlock(const Insn& i, int code_bits) {

@@ -39,6 +39,43 @@ bool EndsBlock(const Insn& i);
 // block only when taken (Cpu::ExitBlock), so a block may go on past it.
 bool JccContinuesBlock(const Insn& i, int code_bits);
 
+// What a specialised handler does, for the block compiler (tcg/jit.h),
+// which translates these forms into host code of the same effect.
+struct FastForm {
+  enum Kind : uint8_t {
+    kNone,
+    kAluRmR,     // rm(register) op= reg, flags as AluOp (op: ModRM.reg ALU)
+    kAluRRm,     // reg op= rm(register)
+    kAluRmImm,   // rm(register) op= imm
+    kAluAccImm,  // rax op= imm
+    kTestRR,     // flags of rm & reg
+    kMovRmR,     // rm = reg
+    kMovRRm,     // reg = rm
+    kMovRegImm,  // reg = imm
+    kMovRmImm,   // rm = imm
+    kLoad,       // reg = [base + disp] (64-bit code, 64-bit addressing)
+    kStore,      // [base + disp] = reg
+    kLea,        // reg = base + disp
+    kPush,       // PUSH reg (64-bit)
+    kPop,        // POP reg (64-bit)
+    kJcc,        // Jcc rel (64-bit; op: the condition)
+    kJmpRel,     // JMP rel (64-bit)
+    kCallRel,    // CALL rel (64-bit)
+    kRet,        // RET (64-bit, no immediate)
+  };
+  Kind kind = kNone;
+  uint8_t op = 0;
+  uint8_t size = 0;
+};
+// For a handler: the one that runs its instruction alone (for a fused
+// pair's first, FuseWithJcc, the unfused handler; else itself) and the
+// form that handler implements.
+struct HandlerFacts {
+  Handler alone;
+  FastForm form;
+};
+HandlerFacts FactsOf(Handler h);
+
 }  // namespace skiff::tcg
 
 #endif  // SKIFF_TCG_OPS_FAST_H_

@@ -899,15 +899,32 @@ void AppendWords(FlatMachine& m, uint64_t from, uint64_t to,
   for (uint64_t a = from; a < to; a += 8) out.push_back(m.Read64(a));
 }
 
-// One-at-a-time execution ([0]) and blocks ([1]) retired the same number
-// of instructions and left the same registers and memory (`data`).
-void ExpectSameOutcome(const Regs (&out)[2], const uint64_t (&retired)[2],
-                       const std::vector<uint64_t> (&data)[2]) {
-  EXPECT_EQ(retired[0], retired[1]);
-  const uint64_t* a = &out[0].rax;
-  const uint64_t* b = &out[1].rax;
-  for (int k = 0; k < 18; ++k) EXPECT_EQ(a[k], b[k]) << "register #" << k;
-  EXPECT_TRUE(data[0] == data[1]);
+// How a differential run executes: one instruction at a time, in blocks,
+// or in blocks compiled on their first entry (BlockJit).
+enum Mode { kOneAtATime, kBlocks, kCompiled, kModes };
+
+void SetMode(TcgVcpu& vcpu, int mode) {
+  vcpu.set_block_cache_enabled(mode != kOneAtATime);
+  if (mode == kCompiled) {
+    vcpu.set_jit_eager();
+  } else {
+    vcpu.set_jit_enabled(false);
+  }
+}
+
+// One-at-a-time execution ([0]) and each other mode retired the same
+// number of instructions and left the same registers and memory (`data`).
+void ExpectSameOutcome(const Regs (&out)[kModes],
+                       const uint64_t (&retired)[kModes],
+                       const std::vector<uint64_t> (&data)[kModes]) {
+  for (int mode = 1; mode < kModes; ++mode) {
+    SCOPED_TRACE(mode == kBlocks ? "blocks" : "compiled blocks");
+    EXPECT_EQ(retired[0], retired[mode]);
+    const uint64_t* a = &out[0].rax;
+    const uint64_t* b = &out[mode].rax;
+    for (int k = 0; k < 18; ++k) EXPECT_EQ(a[k], b[k]) << "register #" << k;
+    EXPECT_TRUE(data[0] == data[mode]);
+  }
 }
 
 // Random programs built from hot opcodes (the specialised forms) with
@@ -986,17 +1003,17 @@ void RunRandomHotCode(bool self_modifying) {
     start.rsp = kStackTop;
     start.rip = kCodeAddr;
     start.rflags = 0x2 | (rng() & 0x8d5);
-    Regs out[2];
-    VcpuExit exit[2];
-    uint64_t retired[2];
-    std::vector<uint64_t> data[2];
-    for (int blocks = 0; blocks < 2; ++blocks) {
+    Regs out[kModes];
+    VcpuExit exit[kModes];
+    uint64_t retired[kModes];
+    std::vector<uint64_t> data[kModes];
+    for (int blocks = 0; blocks < kModes; ++blocks) {
       auto m = FlatMachine::Create();
       ASSERT_TRUE(m.ok());
       ASSERT_TRUE((*m)->LoadCode(code).ok());
       ASSERT_TRUE((*m)->memory().Write(GuestAddr(kFunction), function).ok());
       (*m)->SetRegs(start);
-      (*m)->vcpu().set_block_cache_enabled(blocks == 1);
+      SetMode((*m)->vcpu(), blocks);
       (*m)->vcpu().set_instruction_limit(5000);
       exit[blocks] = *(*m)->Run();
       out[blocks] = (*m)->regs();
@@ -1006,7 +1023,8 @@ void RunRandomHotCode(bool self_modifying) {
       AppendWords(**m, kStackTop - 0x200, kStackTop, data[blocks]);
     }
     SCOPED_TRACE(::testing::Message() << "program " << program);
-    EXPECT_EQ(exit[0].kind, exit[1].kind);
+    EXPECT_EQ(exit[0].kind, exit[kBlocks].kind);
+    EXPECT_EQ(exit[0].kind, exit[kCompiled].kind);
     ExpectSameOutcome(out, retired, data);
     total += retired[1];
   }
@@ -1076,6 +1094,64 @@ void AppendCompare(std::mt19937& rng, std::vector<uint8_t>& code) {
 // compare sees. With blocks, the pairs run fused; Runs end every 1-7
 // instructions, so instruction limits also fall between the two halves.
 // Blocks and one-at-a-time execution must agree.
+// Runs `code` from `start` in every Mode, in runs of 1..7 instructions
+// (from `seed`) so that blocks also stop at instruction limits, to its HLT;
+// expects the same outcome. Returns the instructions retired.
+uint64_t ExpectModesAgree(const std::vector<uint8_t>& code, const Regs& start,
+                          uint32_t seed) {
+  Regs out[kModes];
+  uint64_t retired[kModes];
+  std::vector<uint64_t> data[kModes];
+  for (int mode = 0; mode < kModes; ++mode) {
+    auto m = FlatMachine::Create();
+    EXPECT_TRUE(m.ok());
+    if (!m.ok()) return 0;
+    EXPECT_TRUE((*m)->LoadCode(code).ok());
+    for (uint64_t a = kDataAddr; a < kDataAddr + 0x200; a += 8) {
+      EXPECT_TRUE((*m)->memory()
+                      .WriteObj(GuestAddr(a), a * 0x9e3779b97f4a7c15ull)
+                      .ok());
+    }
+    (*m)->SetRegs(start);
+    SetMode((*m)->vcpu(), mode);
+    std::mt19937 limits(seed);
+    VcpuExit exit;
+    do {
+      const uint64_t limit = 1 + limits() % 7;
+      const uint64_t before = (*m)->vcpu().instructions_retired();
+      (*m)->vcpu().set_instruction_limit(limit);
+      exit = *(*m)->Run();
+      if (exit.kind == Kind::kInterrupted) {
+        EXPECT_EQ((*m)->vcpu().instructions_retired() - before, limit);
+      }
+    } while (exit.kind == Kind::kInterrupted &&
+             (*m)->vcpu().instructions_retired() < 20000);
+    EXPECT_EQ(exit.kind, Kind::kHalt) << DescribeVcpuExit(exit);
+    out[mode] = (*m)->regs();
+    retired[mode] = (*m)->vcpu().instructions_retired();
+    AppendWords(**m, kDataAddr, kDataAddr + 0x200, data[mode]);
+    AppendWords(**m, kStackTop - 0x100, kStackTop, data[mode]);
+  }
+  ExpectSameOutcome(out, retired, data);
+  return retired[kCompiled];
+}
+
+Regs RandomStart(std::mt19937& rng) {
+  Regs start{};
+  uint64_t* r = &start.rax;
+  for (int k = 0; k < 16; ++k) r[k] = rng() % 3 == 0 ? rng() : rng() % 64;
+  start.rbp = kDataAddr + 0x100;
+  start.rsp = kStackTop;
+  start.rip = kCodeAddr;
+  start.rflags = 0x2 | (rng() & 0x8d5);
+  return start;
+}
+
+void AppendRel32(std::vector<uint8_t>& code, int32_t rel) {
+  for (int b = 0; b < 4; ++b)
+    code.push_back(static_cast<uint8_t>(rel >> (8 * b)));
+}
+
 TEST(BlockDifferential, FusedCompareAndBranchMatchesOneAtATime) {
   std::mt19937 rng(2024);
   uint64_t total = 0;
@@ -1090,56 +1166,60 @@ TEST(BlockDifferential, FusedCompareAndBranchMatchesOneAtATime) {
       code[jcc + 1] = static_cast<uint8_t>(code.size() - (jcc + 2));
     }
     code.insert(code.end(), {0x41, 0xff, 0xcf});  // dec r15d
-    const int32_t back = static_cast<int32_t>(top - (code.size() + 6));
-    code.insert(code.end(), {0x0f, 0x85});  // jnz top
-    for (int b = 0; b < 4; ++b) {
-      code.push_back(static_cast<uint8_t>(back >> (8 * b)));
-    }
+    code.insert(code.end(), {0x0f, 0x85});        // jnz top
+    AppendRel32(code, static_cast<int32_t>(top - (code.size() + 4)));
     code.push_back(0xf4);  // HLT
-    Regs start{};
-    uint64_t* r = &start.rax;
-    for (int k = 0; k < 16; ++k) r[k] = rng() % 3 == 0 ? rng() : rng() % 64;
-    start.rbp = kDataAddr + 0x100;
-    start.rsp = kStackTop;
-    start.rip = kCodeAddr;
-    start.rflags = 0x2 | (rng() & 0x8d5);
+    const Regs start = RandomStart(rng);
     const uint32_t seed = rng();
-    Regs out[2];
-    uint64_t retired[2];
-    std::vector<uint64_t> data[2];
-    for (int blocks = 0; blocks < 2; ++blocks) {
-      auto m = FlatMachine::Create();
-      ASSERT_TRUE(m.ok());
-      ASSERT_TRUE((*m)->LoadCode(code).ok());
-      for (uint64_t a = kDataAddr; a < kDataAddr + 0x200; a += 8) {
-        ASSERT_TRUE((*m)->memory()
-                        .WriteObj(GuestAddr(a), a * 0x9e3779b97f4a7c15ull)
-                        .ok());
-      }
-      (*m)->SetRegs(start);
-      (*m)->vcpu().set_block_cache_enabled(blocks == 1);
-      std::mt19937 limits(seed);
-      VcpuExit exit;
-      do {
-        const uint64_t limit = 1 + limits() % 7;
-        const uint64_t before = (*m)->vcpu().instructions_retired();
-        (*m)->vcpu().set_instruction_limit(limit);
-        exit = *(*m)->Run();
-        if (exit.kind == Kind::kInterrupted) {
-          ASSERT_EQ((*m)->vcpu().instructions_retired() - before, limit);
-        }
-      } while (exit.kind == Kind::kInterrupted &&
-               (*m)->vcpu().instructions_retired() < 20000);
-      EXPECT_EQ(exit.kind, Kind::kHalt) << DescribeVcpuExit(exit);
-      out[blocks] = (*m)->regs();
-      retired[blocks] = (*m)->vcpu().instructions_retired();
-      AppendWords(**m, kDataAddr, kDataAddr + 0x200, data[blocks]);
-    }
     SCOPED_TRACE(::testing::Message() << "program " << program);
-    ExpectSameOutcome(out, retired, data);
-    total += retired[1];
+    total += ExpectModesAgree(code, start, seed);
   }
   ::testing::Test::RecordProperty("instructions", static_cast<int>(total));
+}
+
+// A loop of compares and branches that calls a function (CALL rel32, RET,
+// PUSH/POP) and jumps (JMP rel32): the control transfers compiled blocks
+// translate.
+TEST(BlockDifferential, CallsAndJumpsMatchOneAtATime) {
+  std::mt19937 rng(77);
+  uint64_t total = 0;
+  for (int program = 0; program < 60; ++program) {
+    std::vector<uint8_t> code = {0x41, 0xbf, 20, 0, 0, 0};  // mov r15d, 20
+    const size_t top = code.size();
+    std::vector<size_t> calls;
+    for (int k = 0; k < 4; ++k) {
+      AppendCompare(rng, code);
+      const size_t jcc = code.size();
+      code.insert(code.end(), {static_cast<uint8_t>(0x70 | rng() % 16), 0});
+      AppendLoopInsn(rng, code);
+      code[jcc + 1] = static_cast<uint8_t>(code.size() - (jcc + 2));
+      code.push_back(0xe8);  // call function
+      calls.push_back(code.size());
+      AppendRel32(code, 0);
+      code.push_back(0xe9);  // jmp to the next instruction
+      AppendRel32(code, 0);
+    }
+    code.insert(code.end(), {0x41, 0xff, 0xcf});  // dec r15d
+    code.insert(code.end(), {0x0f, 0x85});        // jnz top
+    AppendRel32(code, static_cast<int32_t>(top - (code.size() + 4)));
+    code.push_back(0xf4);  // HLT
+    const size_t function = code.size();
+    for (size_t at : calls) {
+      const int32_t rel = static_cast<int32_t>(function - (at + 4));
+      for (int b = 0; b < 4; ++b)
+        code[at + b] = static_cast<uint8_t>(rel >> (8 * b));
+    }
+    for (int k = 0; k < 3; ++k) AppendLoopInsn(rng, code);
+    code.insert(code.end(), {0x53, 0x59});  // push rbx; pop rcx
+    AppendCompare(rng, code);
+    code.push_back(0xc3);  // ret
+    const Regs start = RandomStart(rng);
+    const uint32_t seed = rng();
+    SCOPED_TRACE(::testing::Message() << "program " << program);
+    total += ExpectModesAgree(code, start, seed);
+  }
+  ::testing::Test::RecordProperty("instructions", static_cast<int>(total));
+  EXPECT_GT(total, 60u * 100);
 }
 
 // Linear page 0x30000 runs the code of physical page 0x31000, then of

@@ -68,6 +68,29 @@ TEST_F(AsmTest, UserReadFaultsOnPageASupervisorReadCached) {
   EXPECT_EQ(m_->Read64(r.rsp), 5u);  // present | user
 }
 
+TEST_F(AsmTest, CodeCompiledAtCpl0FaultsAsUserCodeAtCpl3) {
+  // The fixture compiles `load` on its first call, at CPL 0, with the
+  // supervisor's TLB tags; from CPL 3 the same block must fault.
+  m_->SetPte(0x37000, 0x37000 | 3 | kPteA | kPteD);  // supervisor only
+  Regs r = RunToHalt(std::string(R"(
+    mov rbx, 0x37000
+    mov qword [rbx], 7
+    call load
+    call load
+    mov rsi, rax)") + kToUser +
+                     R"(
+  user:
+    call load
+    hlt
+  load:
+    mov rax, [rbx]
+    ret)");
+  EXPECT_EQ(r.rsi, 7u);
+  EXPECT_EQ(r.r14, 14u);
+  EXPECT_EQ(m_->sregs().cr2, 0x37000u);
+  EXPECT_EQ(m_->Read64(r.rsp), 5u);  // present | user
+}
+
 TEST_F(AsmTest, UserWriteFaultsOnPageASupervisorWriteCached) {
   m_->SetPte(0x37000, 0x37000 | 3 | kPteA | kPteD);  // supervisor only
   Regs r = RunToHalt(std::string(R"(

@@ -250,7 +250,10 @@ const Block* TcgVcpu::FindBlock(const Block* prev, uint64_t context,
     b = blocks_.Build(phys, s.code_bits, *host,
                       static_cast<int>(4096 - (phys & 0xfff)));
     if (b == nullptr) return nullptr;
-    if (generation != blocks_.generation()) c.ForgetCodePages();
+    if (generation != blocks_.generation()) {
+      c.ForgetCodePages();
+      jit_.Reset();
+    }
     // An unmarked page would take writes without a report.
     if (writes_reported_ && !c.MarkCodePage(phys)) writes_reported_ = false;
   }
@@ -260,6 +263,26 @@ const Block* TcgVcpu::FindBlock(const Block* prev, uint64_t context,
     BlockCache::AddLink(*prev, s.rip, context, b, *host);
   }
   return b;
+}
+
+void TcgVcpu::SetJitThreshold(uint32_t threshold) {
+  if (threshold != kJitOff && writes_reported_ && jit_.Map()) {
+    jit_threshold_ = threshold;
+    return;
+  }
+  jit_threshold_ = kJitOff;
+  blocks_.Clear();  // no block keeps code that goes away
+  cpu_.ForgetCodePages();
+  jit_.Unmap();
+}
+
+void TcgVcpu::Compile(const Block& b) {
+  BlockJit::Fn f = jit_.Compile(cpu_, b, cpu_.s.cpl);
+  if (f == nullptr) {
+    b.runs = 0;  // the code space is full until the block cache empties
+    return;
+  }
+  b.native = jit_.OffsetOf(f) | (cpu_.s.cpl == 3 ? 2 : 0) | 1;
 }
 
 // The hot loop: block after block while nothing needs the run loop (kick,
@@ -316,11 +339,33 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
     c.code_lo = host;
     c.code_hi = host + b->nbytes;
     c.block_end = reinterpret_cast<uintptr_t>(end);
-    const ExecStatus st =
-        s.code_bits == 64
-            ? ExecBlock<true>(c, in, rip, ~0ull)
-            : ExecBlock<false>(c, in, rip,
-                               s.code_bits == 32 ? 0xffffffffull : 0xffffull);
+    ExecStatus st;
+    if (s.code_bits == 64) {
+      const uint32_t cpl_bit = s.cpl == 3 ? 2 : 0;
+      if (b->native == 0 && ++b->runs >= jit_threshold_ && writes_reported_) {
+        Compile(*b);
+      }
+      if (b->native != 0 && (b->native & 2) == cpl_bit &&
+          end == first + b->ninsn && writes_reported_ && BlockJit::Runs(rip)) {
+        const uint64_t r = jit_.At(b->native & ~15u)(&c, rip);
+        const unsigned count = static_cast<unsigned>(r >> 8);
+        in = first + count;
+        st = static_cast<ExecStatus>(r & 0xff);
+        if (st == ExecStatus::kNext) {
+          rip = c.next_rip;
+        } else {
+          // The stopping instruction's address, as ExecBlock leaves it.
+          uint64_t at = rip;
+          for (unsigned k = 0; k + 1 < count; ++k) at += first[k].len;
+          s.rip = at;
+        }
+      } else {
+        st = ExecBlock<true>(c, in, rip, ~0ull);
+      }
+    } else {
+      st = ExecBlock<false>(c, in, rip,
+                            s.code_bits == 32 ? 0xffffffffull : 0xffffull);
+    }
     const bool ended_early = in < first + b->ninsn;
     const uint64_t n = static_cast<uint64_t>(in - first);
     retired_ += n;
@@ -366,6 +411,7 @@ absl::StatusOr<VcpuExit> TcgVcpu::Run(VcpuIo& io) {
       cache_.Clear();
       blocks_.Clear();
       c.ForgetCodePages();
+      jit_.Reset();
       seen_epoch_ = epoch;
     }
   }

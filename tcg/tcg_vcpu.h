@@ -21,6 +21,7 @@
 #include "tcg/block_cache.h"
 #include "tcg/cpu.h"
 #include "tcg/decode_cache.h"
+#include "tcg/jit.h"
 
 namespace skiff::tcg {
 
@@ -93,6 +94,14 @@ class TcgVcpu : public VcpuBackend {
   // With false, every instruction runs through the one-at-a-time path with
   // the generic handlers (for tests comparing the two; default true).
   void set_block_cache_enabled(bool on) { blocks_enabled_ = on; }
+  // Compiling hot 64-bit blocks to host code (tcg/jit.h), which needs
+  // writes_reported and a code mapping (made here, before the seccomp
+  // filter forbids it); off until enabled.
+  void set_jit_enabled(bool on) {
+    SetJitThreshold(on ? kJitThreshold : kJitOff);
+  }
+  // Compiles every block on its first entry (tests).
+  void set_jit_eager() { SetJitThreshold(1); }
   // Direct access for tests and the differential harness.
   Cpu& cpu() { return cpu_; }
 
@@ -105,6 +114,8 @@ class TcgVcpu : public VcpuBackend {
   // there is no block (RIP's page is not the current fetch page, or its
   // first instruction crosses the page): then Step() runs one instruction.
   int RunBlocks(VcpuExit* exit);
+  // Compiles `b` for the current CPL (BlockJit).
+  [[gnu::noinline]] void Compile(const Block& b);
   [[gnu::noinline]] const Block* FindBlock(const Block* prev, uint64_t context,
                                            uint64_t epoch,
                                            const uint8_t** host);
@@ -173,6 +184,14 @@ class TcgVcpu : public VcpuBackend {
   uint64_t entries_ = 0;  // CheckEpoch's numbers with several vCPUs
   DecodeCache cache_;
   BlockCache blocks_;
+  // Entries after which a 64-bit block is compiled: a boot to init took
+  // about as long at 64 and 256, and 16% longer at 16 (compiling blocks
+  // that hardly run again).
+  static constexpr uint32_t kJitThreshold = 128;
+  static constexpr uint32_t kJitOff = 1u << 16;  // more than Block::runs holds
+  void SetJitThreshold(uint32_t threshold);
+  BlockJit jit_;
+  uint32_t jit_threshold_ = kJitOff;
   Insn scratch_;  // decode target for instructions not served by the cache
   MonotonicGuestClock own_clock_;
   static constexpr uint64_t kDeterministicEntropySeed = 0x736b696666;

@@ -40,6 +40,7 @@ absl::StatusOr<std::unique_ptr<VcpuBackend>> TcgVm::CreateVcpu(int index) {
   auto vcpu =
       std::make_unique<TcgVcpu>(memory_, index, &code_epoch_, writes_reported);
   vcpu->set_guest_clock(clock);
+  vcpu->set_jit_enabled(options_.jit);
   return std::unique_ptr<VcpuBackend>(std::move(vcpu));
 }
 

@@ -28,6 +28,9 @@ namespace skiff::tcg {
 
 struct TcgOptions {
   int num_vcpus = 1;
+  // Hot 64-bit blocks compiled to host code (tcg/jit.h), where the vCPU
+  // may (the machine's sole vCPU on anonymous RAM).
+  bool jit = true;
   // The machine's time base for RDTSC (not owned; must outlive the VM and
   // its vCPUs). Null: the VM creates its own MonotonicGuestClock, shared by
   // all its vCPUs.

@@ -27,6 +27,7 @@ absl::StatusOr<BackendChoice> CreateTcg(const VmConfig& config,
                                         std::string reason) {
   tcg::TcgOptions options;
   options.num_vcpus = config.vcpus;
+  options.jit = config.tcg_jit;
   SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<tcg::TcgVm> vm,
                          tcg::TcgVm::Create(memory, options));
   return BackendChoice{std::move(vm), std::move(reason), false};

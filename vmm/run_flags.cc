@@ -176,6 +176,13 @@ absl::StatusOr<RunFlags> ParseRunFlagsImpl(
         st = absl::InvalidArgumentError(
             absl::StrFormat("'%s' (expected single or multi)", value));
       }
+    } else if (flag == "--tcg-jit") {
+      if (value == "on" || value == "off") {
+        config.tcg_jit = value == "on";
+      } else {
+        st = absl::InvalidArgumentError(
+            absl::StrFormat("'%s' (expected on or off)", value));
+      }
     } else if (flag == "--disk") {
       auto disk = ParseDiskFlag(value, static_cast<int>(config.disks.size()));
       if (disk.ok()) config.disks.push_back(*std::move(disk));
@@ -276,6 +283,8 @@ Machine:
                        interpreter only: one host thread per vCPU (multi,
                        the default) or all vCPUs taking turns on one host
                        thread (single; 100000-instruction time slices)
+  --tcg-jit on|off     interpreter only: compile hot 64-bit code to host
+                       instructions (default on)
   --icount             deterministic interpreter: guest time is the number
                        of instructions retired (1 ns each); implies --accel
                        tcg and --tcg-threads single; logs "icount

@@ -43,6 +43,7 @@ TEST(ParseRunFlags, Defaults) {
   EXPECT_EQ(f->config.serial.mode, SerialConfig::Mode::kStdio);
   EXPECT_FALSE(f->config.cmdline_set);
   EXPECT_FALSE(f->config.tcg_single_thread);  // multi
+  EXPECT_TRUE(f->config.tcg_jit);
 }
 
 TEST(ParseRunFlags, TcgThreads) {
@@ -53,6 +54,17 @@ TEST(ParseRunFlags, TcgThreads) {
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_FALSE(f->config.tcg_single_thread);
   EXPECT_NE(std::string(RunHelpText()).find("--tcg-threads single|multi"),
+            std::string::npos);
+}
+
+TEST(ParseRunFlags, TcgJit) {
+  auto f = ParseRunFlags({"--kernel", "k", "--tcg-jit", "off"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_FALSE(f->config.tcg_jit);
+  f = ParseRunFlags({"--kernel", "k", "--tcg-jit=on"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_TRUE(f->config.tcg_jit);
+  EXPECT_NE(std::string(RunHelpText()).find("--tcg-jit on|off"),
             std::string::npos);
 }
 
@@ -113,6 +125,7 @@ TEST(ParseRunFlags, BadValuesGiveOneLineNamingTheFlag) {
            {{"--kernel", "k", "--memory", "1M"}, "--memory"},
            {{"--kernel", "k", "--accel", "hvf"}, "--accel"},
            {{"--kernel", "k", "--tcg-threads", "two"}, "--tcg-threads"},
+           {{"--kernel", "k", "--tcg-jit", "yes"}, "--tcg-jit"},
            {{"--kernel", "k", "--serial", "tcp"}, "--serial"},
            {{"--kernel", "k", "--bogus", "1"}, "unknown flag"},
            {{"--kernel"}, "needs a value"},

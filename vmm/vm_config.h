@@ -78,6 +78,7 @@ struct VmConfig {
 
   Accel accel = Accel::kAuto;
   bool tcg_single_thread = false;  // --tcg-threads single (one host thread)
+  bool tcg_jit = true;  // --tcg-jit: hot blocks compiled to host code
   // --icount: deterministic execution, guest time from the instruction
   // count (tcg only; implies tcg_single_thread; see README, tcg section).
   bool icount = false;

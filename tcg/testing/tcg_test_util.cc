@@ -194,6 +194,7 @@ absl::Status FlatMachine::Setup(const Options& options) {
   for (int i = 0; i < options.num_vcpus; ++i) {
     SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<VcpuBackend> v, vm_->CreateVcpu(i));
     vcpus_.emplace_back(static_cast<TcgVcpu*>(v.release()));
+    if (options.compile_eagerly) vcpus_.back()->set_jit_eager();
     SKIFF_RETURN_IF_ERROR(vcpus_.back()->SetSregs(sregs));
     Regs regs{};
     regs.rip = kCodeAddr;

@@ -85,6 +85,9 @@ class FlatMachine {
     bool install_idt = true;
     int num_vcpus = 1;
     bool memfd = false;  // GuestMemory::Options::memfd
+    // Every block compiled to host code on its first entry (BlockJit), so
+    // that tests of blocks run compiled code too.
+    bool compile_eagerly = true;
   };
   static absl::StatusOr<std::unique_ptr<FlatMachine>> Create(
       const Options& options);

@@ -1,0 +1,610 @@
+#include "tcg/jit.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "tcg/flags.h"
+#include "tcg/ops_fast.h"
+
+namespace skiff::tcg {
+namespace {
+
+enum Reg : int {
+  kAx = 0,
+  kCx = 1,
+  kDx = 2,
+  kBx = 3,
+  kSp = 4,
+  kSi = 6,
+  kDi = 7,
+  kR12 = 12,
+  kR13 = 13,
+};
+
+// A memory operand: base + index + disp (index -1: none; scale 1).
+struct Mem {
+  int base;
+  int index;
+  int32_t disp;
+};
+
+// Just the x86-64 encodings the translator uses.
+class Asm {
+ public:
+  Asm(uint8_t* buf, size_t cap) : buf_(buf), cap_(cap) {}
+  // Whether everything emitted fitted.
+  bool fits() const { return n_ <= cap_; }
+  size_t pos() const { return n_; }
+  void Byte(uint8_t b) {
+    if (n_ < cap_) buf_[n_] = b;
+    ++n_;
+  }
+  void U16(uint16_t v) {
+    Byte(static_cast<uint8_t>(v));
+    Byte(static_cast<uint8_t>(v >> 8));
+  }
+  void U32(uint32_t v) {
+    for (int k = 0; k < 4; ++k) Byte(static_cast<uint8_t>(v >> (8 * k)));
+  }
+  void U64(uint64_t v) {
+    for (int k = 0; k < 8; ++k) Byte(static_cast<uint8_t>(v >> (8 * k)));
+  }
+  void Patch32(size_t at, uint32_t v) {
+    if (at + 4 <= cap_) std::memcpy(buf_ + at, &v, 4);
+  }
+
+  // opcode (1 or 2 bytes) with a ModRM register `reg` and memory `m`.
+  void OpM(bool w, uint32_t opcode, int reg, Mem m) {
+    uint8_t rex = 0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0) |
+                  (m.index >= 0 && (m.index & 8) ? 2 : 0) |
+                  ((m.base & 8) ? 1 : 0);
+    if (rex != 0x40) Byte(rex);
+    Opcode(opcode);
+    const bool sib = m.index >= 0 || (m.base & 7) == kSp;
+    int mod;
+    if (m.disp == 0 && (m.base & 7) != 5) {
+      mod = 0;
+    } else if (m.disp >= -128 && m.disp <= 127) {
+      mod = 1;
+    } else {
+      mod = 2;
+    }
+    Byte(static_cast<uint8_t>(mod << 6 | (reg & 7) << 3 |
+                              (sib ? 4 : m.base & 7)));
+    if (sib) {
+      Byte(static_cast<uint8_t>((m.index >= 0 ? (m.index & 7) : 4) << 3 |
+                                (m.base & 7)));
+    }
+    if (mod == 1) Byte(static_cast<uint8_t>(m.disp));
+    if (mod == 2) U32(static_cast<uint32_t>(m.disp));
+  }
+  // opcode with ModRM register `reg` and register operand `rm`.
+  void OpR(bool w, uint32_t opcode, int reg, int rm) {
+    uint8_t rex = 0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0) | ((rm & 8) ? 1 : 0);
+    if (rex != 0x40) Byte(rex);
+    Opcode(opcode);
+    Byte(static_cast<uint8_t>(0xc0 | (reg & 7) << 3 | (rm & 7)));
+  }
+  void Opcode(uint32_t opcode) {
+    if (opcode > 0xff) Byte(static_cast<uint8_t>(opcode >> 8));
+    Byte(static_cast<uint8_t>(opcode));
+  }
+
+  void Load(bool w, int r, Mem m) { OpM(w, 0x8b, r, m); }
+  void Store(bool w, Mem m, int r) { OpM(w, 0x89, r, m); }
+  void Lea(bool w, int r, Mem m) { OpM(w, 0x8d, r, m); }
+  // mov r, imm: the shortest encoding with the same 64-bit result.
+  void MovImm(int r, uint64_t v) {
+    if (v <= 0xffffffffull) {
+      if (r & 8) Byte(0x41);
+      Byte(static_cast<uint8_t>(0xb8 + (r & 7)));
+      U32(static_cast<uint32_t>(v));
+    } else if (static_cast<int64_t>(v) == static_cast<int32_t>(v)) {
+      OpR(true, 0xc7, 0, r);
+      U32(static_cast<uint32_t>(v));
+    } else {
+      Byte(0x48 | ((r & 8) ? 1 : 0));
+      Byte(static_cast<uint8_t>(0xb8 + (r & 7)));
+      U64(v);
+    }
+  }
+  // mov qword [m], simm32
+  void StoreImm64(Mem m, int32_t v) {
+    OpM(true, 0xc7, 0, m);
+    U32(static_cast<uint32_t>(v));
+  }
+  void StoreImm16(Mem m, uint16_t v) {
+    Byte(0x66);
+    OpM(false, 0xc7, 0, m);
+    U16(v);
+  }
+  // ALU (ModRM.reg encoding `op`) r, r/m register.
+  void AluRR(bool w, int op, int dst, int src) {
+    OpR(w, static_cast<uint32_t>(op << 3 | 3), dst, src);
+  }
+  void AluRM(bool w, int op, int dst, Mem m) {
+    OpM(w, static_cast<uint32_t>(op << 3 | 3), dst, m);
+  }
+  void AluRImm(bool w, int op, int r, int32_t v) {
+    if (v >= -128 && v <= 127) {
+      OpR(w, 0x83, op, r);
+      Byte(static_cast<uint8_t>(v));
+    } else {
+      OpR(w, 0x81, op, r);
+      U32(static_cast<uint32_t>(v));
+    }
+  }
+  void AluMImm(bool w, int op, Mem m, int32_t v) {
+    if (v >= -128 && v <= 127) {
+      OpM(w, 0x83, op, m);
+      Byte(static_cast<uint8_t>(v));
+    } else {
+      OpM(w, 0x81, op, m);
+      U32(static_cast<uint32_t>(v));
+    }
+  }
+  void ShrImm(bool w, int r, uint8_t n) {
+    OpR(w, 0xc1, 5, r);
+    Byte(n);
+  }
+  void Push(int r) {
+    if (r & 8) Byte(0x41);
+    Byte(static_cast<uint8_t>(0x50 + (r & 7)));
+  }
+  void Pop(int r) {
+    if (r & 8) Byte(0x41);
+    Byte(static_cast<uint8_t>(0x58 + (r & 7)));
+  }
+  // jcc rel32 / jmp rel32 to be patched: returns the displacement's offset.
+  size_t Jcc(uint8_t cc) {
+    Byte(0x0f);
+    Byte(static_cast<uint8_t>(0x80 | cc));
+    U32(0);
+    return pos() - 4;
+  }
+  size_t Jmp() {
+    Byte(0xe9);
+    U32(0);
+    return pos() - 4;
+  }
+  void Bind(size_t disp_at, size_t target) {
+    Patch32(disp_at, static_cast<uint32_t>(static_cast<int64_t>(target) -
+                                           static_cast<int64_t>(disp_at + 4)));
+  }
+
+ private:
+  uint8_t* const buf_;
+  const size_t cap_;
+  size_t n_ = 0;
+};
+
+constexpr uint8_t kCcE = 4, kCcNe = 5;
+
+// A list of at most N elements without allocation.
+template <typename T, size_t N>
+class FixedList {
+ public:
+  void push_back(const T& v) { v_[n_++] = v; }
+  T& back() { return v_[n_ - 1]; }
+  T& operator[](size_t k) { return v_[k]; }
+  size_t size() const { return n_; }
+  const T* begin() const { return v_; }
+  const T* end() const { return v_ + n_; }
+
+ private:
+  T v_[N];
+  size_t n_ = 0;
+};
+
+// Offsets from the pinned register (rbx = the Cpu + kBias), so that the
+// guest registers and the lazy-flag record take 8-bit displacements.
+constexpr int32_t kBias = 128;
+
+struct Layout {
+  int32_t gpr, next_rip, block_end, lazy_res, lazy_a, lazy_b, lazy_aux, lazy_op,
+      tlb;
+  explicit Layout(const Cpu& c) {
+    const auto* base = reinterpret_cast<const char*>(&c) + kBias;
+    auto off = [&](const void* p) {
+      return static_cast<int32_t>(reinterpret_cast<const char*>(p) - base);
+    };
+    gpr = off(&c.s.gpr[0]);
+    next_rip = off(&c.next_rip);
+    block_end = off(&c.block_end);
+    lazy_res = off(&c.s.lazy.res);
+    lazy_a = off(&c.s.lazy.a);
+    lazy_b = off(&c.s.lazy.b);
+    lazy_aux = off(&c.s.lazy.aux);
+    lazy_op = off(&c.s.lazy.op);
+    tlb = off(c.tlb_entries());
+  }
+  Mem Gpr(int r) const { return {kBx, -1, gpr + 8 * r}; }
+  Mem At(int32_t o) const { return {kBx, -1, o}; }
+};
+static_assert(offsetof(LazyFlags, size) == offsetof(LazyFlags, op) + 1);
+
+// Forms that neither read nor write the flags and cannot leave the block.
+bool Transparent(FastForm::Kind k) {
+  using K = FastForm::Kind;
+  return k == K::kMovRmR || k == K::kMovRRm || k == K::kMovRegImm ||
+         k == K::kMovRmImm || k == K::kLea;
+}
+// Forms that replace the whole lazy-flag record and cannot leave first.
+bool SetsAllFlags(FastForm::Kind k) {
+  using K = FastForm::Kind;
+  return k == K::kAluRmR || k == K::kAluRRm || k == K::kAluRmImm ||
+         k == K::kAluAccImm || k == K::kTestRR;
+}
+
+CcOp CcOf(int op) {
+  switch (op) {
+    case 0:
+      return kCcAdd;
+    case 5:
+    case 7:
+      return kCcSub;
+    default:
+      return kCcLogic;
+  }
+}
+
+}  // namespace
+
+bool BlockJit::Map() {
+  if (rx_ != nullptr) return true;
+  const int fd = memfd_create("skiff-jit", MFD_CLOEXEC);
+  if (fd < 0) return false;
+  if (ftruncate(fd, kCodeBytes) != 0) {
+    close(fd);
+    return false;
+  }
+  // Executable near the handlers, so that calls take a rel32.
+  const auto text = reinterpret_cast<uintptr_t>(&FactsOf);
+  void* hint = reinterpret_cast<void*>((text & ~0xfffffull) - (256ull << 20));
+  void* rx = mmap(hint, kCodeBytes, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+  void* rw =
+      mmap(nullptr, kCodeBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  if (rx == MAP_FAILED || rw == MAP_FAILED) {
+    if (rx != MAP_FAILED) munmap(rx, kCodeBytes);
+    if (rw != MAP_FAILED) munmap(rw, kCodeBytes);
+    return false;
+  }
+  rx_ = static_cast<uint8_t*>(rx);
+  rw_ = static_cast<uint8_t*>(rw);
+  used_ = 0;
+  return true;
+}
+
+void BlockJit::Unmap() {
+  if (rx_ == nullptr) return;
+  munmap(rx_, kCodeBytes);
+  munmap(rw_, kCodeBytes);
+  rx_ = rw_ = nullptr;
+}
+
+BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
+  if (rx_ == nullptr) return nullptr;
+  const Layout L(c);
+  const int user = cpl == 3 ? 3 : 0;
+  const Insn* insns = b.insns();
+  const int n = b.ninsn;
+  FastForm form[Block::kMaxInsns];
+  Handler alone[Block::kMaxInsns];
+  for (int k = 0; k < n; ++k) {
+    const HandlerFacts f = FactsOf(insns[k].fn);
+    form[k] = f.form;
+    alone[k] = f.alone;
+  }
+  // flags_dead[k]: instruction k's lazy record is replaced before it could
+  // be read or observed.
+  bool flags_dead[Block::kMaxInsns] = {};
+  for (int k = 0; k < n; ++k) {
+    for (int j = k + 1; j < n; ++j) {
+      if (SetsAllFlags(form[j].kind)) {
+        flags_dead[k] = true;
+        break;
+      }
+      if (!Transparent(form[j].kind)) break;
+    }
+  }
+
+  Asm a(rw_ + used_, kCodeBytes - used_);
+  const uint8_t* const rx_at = rx_ + used_;
+  // Prologue: rbx = Cpu + kBias, r12 = the block's RIP, r13 = Cpu.
+  a.Push(kBx);
+  a.Push(kR12);
+  a.Push(kR13);
+  a.OpR(true, 0x8b, kR13, kDi);        // mov r13, rdi
+  a.Lea(true, kBx, {kDi, -1, kBias});  // lea rbx, [rdi + bias]
+  a.OpR(true, 0x8b, kR12, kSi);        // mov r12, rsi
+
+  // Jumps to out-of-line code, bound after the block's main path.
+  struct Exit {
+    int k;          // instruction
+    size_t from;    // displacement of the jump to it
+    size_t resume;  // stubs: where the inline path goes on
+  };
+  // A slow-path stub per memory form, and two exits per handler call.
+  FixedList<Exit, 2 * Block::kMaxInsns> stubs;
+  FixedList<Exit, Block::kMaxInsns> taken;  // resume: the target's offset
+  FixedList<Exit, 2 * Block::kMaxInsns> exit_status;  // non-kNext status
+  FixedList<Exit, 2 * Block::kMaxInsns> exit_after;   // ExitBlock called
+
+  uint32_t off = 0;  // of instruction k from the block's start
+  auto call_handler = [&](int k, uint32_t end) {
+    const Insn& i = insns[k];
+    a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(end)});
+    a.Store(true, L.At(L.next_rip), kAx);
+    a.OpR(true, 0x8b, kDi, kR13);  // mov rdi, r13
+    a.MovImm(kSi, reinterpret_cast<uint64_t>(&i));
+    const auto fn = reinterpret_cast<uintptr_t>(alone[k]);
+    const int64_t rel =
+        static_cast<int64_t>(fn) -
+        static_cast<int64_t>(reinterpret_cast<uintptr_t>(rx_at + a.pos() + 5));
+    if (rel == static_cast<int32_t>(rel)) {
+      a.Byte(0xe8);
+      a.U32(static_cast<uint32_t>(rel));
+    } else {
+      a.MovImm(kAx, fn);
+      a.Byte(0xff);
+      a.Byte(0xd0);  // call rax
+    }
+    a.Byte(0x84);
+    a.Byte(0xc0);  // test al, al
+    exit_status.push_back({k, a.Jcc(kCcNe), 0});
+    a.AluMImm(true, 7, L.At(L.block_end), 0);  // cmp qword [block_end], 0
+    exit_after.push_back({k, a.Jcc(kCcE), 0});
+  };
+  // rax = linear address; jumps to a stub (insn k's handler) unless the TLB
+  // maps `size` bytes there for access `kind`; then rdx = host address.
+  auto tlb = [&](int k, int size, AccessKind kind) {
+    a.OpR(false, 0x8b, kCx, kAx);           // mov ecx, eax
+    a.ShrImm(false, kCx, 6);                // slot * 64 in bits 6..15
+    a.AluRImm(false, 4, kCx, 0xffc0);       // and ecx, 0xffc0
+    a.Lea(true, kDx, {kAx, -1, size - 1});  // last byte
+    a.AluRImm(true, 4, kDx, -4096);         // its page
+    a.AluRM(true, 7, kDx,
+            {kBx, kCx, L.tlb + 8 * (kind + user)});  // cmp rdx, tag
+    stubs.push_back({k, a.Jcc(kCcNe), 0});
+    a.Load(
+        true, kDx,
+        {kBx, kCx, L.tlb + static_cast<int32_t>(offsetof(TlbEntry, addend))});
+    a.AluRR(true, 0, kDx, kAx);  // add rdx, rax
+  };
+  auto lazy = [&](int k, int size, int op) {
+    if (flags_dead[k]) return;
+    // rcx = result, rax = a, rdx = b (masked to size).
+    a.Store(true, L.At(L.lazy_res), kCx);
+    a.Store(true, L.At(L.lazy_a), kAx);
+    a.Store(true, L.At(L.lazy_b), kDx);
+    a.StoreImm64(L.At(L.lazy_aux), 0);
+    a.StoreImm16(L.At(L.lazy_op), static_cast<uint16_t>(CcOf(op) | size << 8));
+  };
+
+  // Whether the last instruction stored c.next_rip.
+  bool set_next = false;
+  // Whether the host's arithmetic flags are the guest's (after an inline
+  // ALU form, and only MOV and LEA forms since).
+  bool host_flags = false;
+  for (int k = 0; k < n; ++k) {
+    const Insn& i = insns[k];
+    const uint32_t end = off + i.len;
+    const FastForm f = form[k];
+    const bool w = f.size == 8;
+    const size_t first_stub = stubs.size();
+    // A branch target as an offset from the block's start.
+    const int64_t target =
+        static_cast<int64_t>(end) + static_cast<int64_t>(i.imm);
+    const bool near = target == static_cast<int32_t>(target);
+    set_next = false;
+    const bool flags_before = host_flags;
+    host_flags = false;
+    switch (f.kind) {
+      case FastForm::kAluRmR:
+      case FastForm::kAluRRm:
+      case FastForm::kAluRmImm:
+      case FastForm::kAluAccImm:
+      case FastForm::kTestRR: {
+        int dst;
+        if (f.kind == FastForm::kAluRRm) {
+          dst = i.reg;
+        } else if (f.kind == FastForm::kAluAccImm) {
+          dst = kRax;
+        } else {
+          dst = i.rm;
+        }
+        a.Load(w, kAx, L.Gpr(dst));
+        if (f.kind == FastForm::kAluRmR || f.kind == FastForm::kTestRR) {
+          a.Load(w, kDx, L.Gpr(i.reg));
+        } else if (f.kind == FastForm::kAluRRm) {
+          a.Load(w, kDx, L.Gpr(i.rm));
+        } else {
+          a.MovImm(kDx, w ? i.imm : (i.imm & 0xffffffffull));
+        }
+        a.OpR(true, 0x8b, kCx, kAx);  // mov rcx, rax
+        const int op = f.kind == FastForm::kTestRR ? 4 : f.op;
+        // The host op on the low `size` bytes; a 32-bit op zero-extends.
+        a.AluRR(w, op == 7 ? 5 : op, kCx, kDx);
+        lazy(k, f.size, op);
+        if (op != 7 && f.kind != FastForm::kTestRR) {
+          a.Store(true, L.Gpr(dst), kCx);
+        }
+        host_flags = true;
+        break;
+      }
+      case FastForm::kMovRmR:
+      case FastForm::kMovRRm: {
+        const int src = f.kind == FastForm::kMovRmR ? i.reg : i.rm;
+        const int dst = f.kind == FastForm::kMovRmR ? i.rm : i.reg;
+        a.Load(w, kAx, L.Gpr(src));
+        a.Store(true, L.Gpr(dst), kAx);
+        host_flags = flags_before;
+        break;
+      }
+      case FastForm::kMovRegImm:
+      case FastForm::kMovRmImm: {
+        const int dst = f.kind == FastForm::kMovRegImm ? i.reg : i.rm;
+        const uint64_t v = w ? i.imm : (i.imm & 0xffffffffull);
+        if (static_cast<int64_t>(v) == static_cast<int32_t>(v)) {
+          a.StoreImm64(L.Gpr(dst), static_cast<int32_t>(v));
+        } else {
+          a.MovImm(kAx, v);
+          a.Store(true, L.Gpr(dst), kAx);
+        }
+        host_flags = flags_before;
+        break;
+      }
+      case FastForm::kLea:
+        a.Load(true, kAx, L.Gpr(i.base));
+        a.Lea(w, kAx, {kAx, -1, i.disp});
+        a.Store(true, L.Gpr(i.reg), kAx);
+        host_flags = flags_before;
+        break;
+      case FastForm::kLoad:
+        a.Load(true, kAx, L.Gpr(i.base));
+        if (i.disp != 0) a.Lea(true, kAx, {kAx, -1, i.disp});
+        tlb(k, f.size, kAccRead);
+        a.Load(w, kAx, {kDx, -1, 0});
+        a.Store(true, L.Gpr(i.reg), kAx);
+        break;
+      case FastForm::kStore:
+        a.Load(true, kAx, L.Gpr(i.base));
+        if (i.disp != 0) a.Lea(true, kAx, {kAx, -1, i.disp});
+        tlb(k, f.size, kAccWrite);
+        a.Load(true, kAx, L.Gpr(i.reg));
+        a.Store(w, {kDx, -1, 0}, kAx);
+        break;
+      case FastForm::kPush:
+        a.Load(true, kAx, L.Gpr(kRsp));
+        a.AluRImm(true, 5, kAx, 8);  // sub rax, 8
+        tlb(k, 8, kAccWrite);
+        a.Store(true, L.Gpr(kRsp), kAx);  // after the value's read below
+        a.Load(true, kAx, L.Gpr(i.reg));
+        // PUSH RSP pushes the old value.
+        if (i.reg == kRsp) a.AluRImm(true, 0, kAx, 8);
+        a.Store(true, {kDx, -1, 0}, kAx);
+        break;
+      case FastForm::kPop:
+        a.Load(true, kAx, L.Gpr(kRsp));
+        tlb(k, 8, kAccRead);
+        a.Load(true, kDx, {kDx, -1, 0});
+        a.AluMImm(true, 0, L.Gpr(kRsp), 8);  // add qword [rsp], 8
+        a.Store(true, L.Gpr(i.reg), kDx);
+        break;
+      case FastForm::kJcc:
+        if (!flags_before || !near) {
+          call_handler(k, end);
+          set_next = true;
+          break;
+        }
+        taken.push_back({k, a.Jcc(f.op), static_cast<size_t>(target)});
+        break;
+      case FastForm::kJmpRel:
+        if (!near) {
+          call_handler(k, end);
+          set_next = true;
+          break;
+        }
+        a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(target)});
+        a.Store(true, L.At(L.next_rip), kAx);
+        set_next = true;
+        break;
+      case FastForm::kCallRel:
+        if (!near) {
+          call_handler(k, end);
+          set_next = true;
+          break;
+        }
+        a.Load(true, kAx, L.Gpr(kRsp));
+        a.AluRImm(true, 5, kAx, 8);  // sub rax, 8
+        tlb(k, 8, kAccWrite);
+        a.Store(true, L.Gpr(kRsp), kAx);
+        a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(end)});
+        a.Store(true, {kDx, -1, 0}, kAx);
+        a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(target)});
+        a.Store(true, L.At(L.next_rip), kAx);
+        set_next = true;
+        break;
+      case FastForm::kRet:
+        a.Load(true, kAx, L.Gpr(kRsp));
+        tlb(k, 8, kAccRead);
+        a.Load(true, kAx, {kDx, -1, 0});
+        // A non-canonical return address: the handler raises #GP.
+        a.OpR(true, 0x8b, kCx, kAx);  // mov rcx, rax
+        a.OpR(true, 0xc1, 4, kCx);    // shl rcx, 16
+        a.Byte(16);
+        a.OpR(true, 0xc1, 7, kCx);  // sar rcx, 16
+        a.Byte(16);
+        a.AluRR(true, 7, kCx, kAx);  // cmp rcx, rax
+        stubs.push_back({k, a.Jcc(kCcNe), 0});
+        a.AluMImm(true, 0, L.Gpr(kRsp), 8);  // add qword [rsp], 8
+        a.Store(true, L.At(L.next_rip), kAx);
+        set_next = true;
+        break;
+      case FastForm::kNone:
+        call_handler(k, end);
+        set_next = true;
+        break;
+    }
+    // A stub's handler call stands for the whole instruction.
+    for (size_t t = first_stub; t < stubs.size(); ++t) {
+      stubs[t].resume = a.pos();
+    }
+    off = end;
+  }
+  if (!set_next) {
+    a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(off)});
+    a.Store(true, L.At(L.next_rip), kAx);
+  }
+  a.MovImm(kAx, static_cast<uint64_t>(n) << 8);
+  const size_t epilogue = a.pos();
+  a.Pop(kR13);
+  a.Pop(kR12);
+  a.Pop(kBx);
+  a.Byte(0xc3);
+
+  // Out of line: each inline form's slow path is its handler, after which
+  // the block goes on after the instruction.
+  off = 0;
+  uint32_t ends[Block::kMaxInsns];
+  for (int k = 0; k < n; ++k) {
+    off += insns[k].len;
+    ends[k] = off;
+  }
+  for (const Exit& s : stubs) {
+    a.Bind(s.from, a.pos());
+    call_handler(s.k, ends[s.k]);
+    a.Bind(a.Jmp(), s.resume);
+  }
+  for (const Exit& e : taken) {
+    a.Bind(e.from, a.pos());
+    a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(e.resume)});
+    a.Store(true, L.At(L.next_rip), kAx);
+    a.MovImm(kAx, static_cast<uint64_t>(e.k + 1) << 8);
+    a.Bind(a.Jmp(), epilogue);
+  }
+  for (const Exit& e : exit_status) {
+    a.Bind(e.from, a.pos());
+    a.OpR(false, 0xb6 | 0x0f00, kAx, kAx);     // movzx eax, al
+    a.AluRImm(false, 1, kAx, (e.k + 1) << 8);  // or eax, count << 8
+    a.Bind(a.Jmp(), epilogue);
+  }
+  for (const Exit& e : exit_after) {
+    a.Bind(e.from, a.pos());
+    a.MovImm(kAx, static_cast<uint64_t>(e.k + 1) << 8);
+    a.Bind(a.Jmp(), epilogue);
+  }
+
+  if (!a.fits()) {
+    used_ = kCodeBytes;  // full until Reset
+    return nullptr;
+  }
+  used_ = std::min(kCodeBytes, used_ + ((a.pos() + 15) & ~size_t{15}));
+  return reinterpret_cast<Fn>(const_cast<uint8_t*>(rx_at));
+}
+
+}  // namespace skiff::tcg
