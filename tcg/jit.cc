@@ -170,6 +170,11 @@ class Asm {
     U32(0);
     return pos() - 4;
   }
+  // cmp byte [m], imm8
+  void CmpByte(Mem m, uint8_t v) {
+    OpM(false, 0x80, 7, m);
+    Byte(v);
+  }
   void Bind(size_t disp_at, size_t target) {
     Patch32(disp_at, static_cast<uint32_t>(static_cast<int64_t>(target) -
                                            static_cast<int64_t>(disp_at + 4)));
@@ -236,7 +241,7 @@ bool Transparent(FastForm::Kind k) {
 bool SetsAllFlags(FastForm::Kind k) {
   using K = FastForm::Kind;
   return k == K::kAluRmR || k == K::kAluRRm || k == K::kAluRmImm ||
-         k == K::kAluAccImm || k == K::kTestRR;
+         k == K::kAluAccImm || k == K::kTestRR || k == K::kShiftImm;
 }
 
 CcOp CcOf(int op) {
@@ -496,13 +501,51 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         a.Store(true, L.Gpr(i.reg), kDx);
         break;
       case FastForm::kJcc:
-        if (!flags_before || !near) {
-          call_handler(k, end);
-          set_next = true;
+        if (near && flags_before) {
+          taken.push_back({k, a.Jcc(f.op), static_cast<size_t>(target)});
           break;
         }
-        taken.push_back({k, a.Jcc(f.op), static_cast<size_t>(target)});
+        if (near && (f.op == 4 || f.op == 5)) {
+          // JZ/JNZ on a lazy record: ZF is "the stored result is 0" for
+          // every operation (Jcc64's FastCond); the handler otherwise.
+          a.CmpByte(L.At(L.lazy_op), kCcNone);
+          stubs.push_back({k, a.Jcc(kCcE), 0});
+          a.AluMImm(true, 7, L.At(L.lazy_res), 0);  // cmp qword [res], 0
+          taken.push_back({k, a.Jcc(f.op), static_cast<size_t>(target)});
+          break;
+        }
+        call_handler(k, end);
+        set_next = true;
         break;
+      case FastForm::kShiftImm: {
+        // The record ShiftReg stores: CF the last bit out (the host's CF
+        // for all three), OF as Shift() defines it for any count.
+        const int bits = f.size * 8;
+        a.Load(w, kAx, L.Gpr(i.rm));  // a, masked to the size
+        a.OpR(true, 0x8b, kCx, kAx);  // mov rcx, rax
+        a.OpR(w, 0xc1, f.op, kCx);    // shl/shr/sar rcx, count
+        a.Byte(static_cast<uint8_t>(i.imm));
+        if (!flags_dead[k]) {
+          a.OpR(false, 0x0f92, 0, kDx);    // setc dl
+          a.OpR(false, 0x0fb6, kDx, kDx);  // movzx edx, dl
+          if (f.op != 7) {
+            // OF: SHL msb(result) ^ CF, SHR msb(a); into bit 1 of aux.
+            a.OpR(true, 0x8b, 8, f.op == 4 ? kCx : kAx);  // mov r8, r or a
+            a.ShrImm(true, 8, static_cast<uint8_t>(bits - 1));
+            if (f.op == 4) a.AluRR(false, 6, 8, kDx);  // xor r8d, edx
+            a.AluRR(false, 0, 8, 8);                   // add r8d, r8d
+            a.AluRR(false, 1, kDx, 8);                 // or edx, r8d
+          }
+          a.Store(true, L.At(L.lazy_res), kCx);
+          a.Store(true, L.At(L.lazy_a), kAx);
+          a.StoreImm64(L.At(L.lazy_b), 0);
+          a.Store(true, L.At(L.lazy_aux), kDx);
+          a.StoreImm16(L.At(L.lazy_op),
+                       static_cast<uint16_t>(kCcShift | f.size << 8));
+        }
+        a.Store(true, L.Gpr(i.rm), kCx);
+        break;
+      }
       case FastForm::kJmpRel:
         if (!near) {
           call_handler(k, end);

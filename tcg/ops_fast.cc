@@ -1324,6 +1324,15 @@ FastForm FormOfUnfused(Handler h) {
     if (h == (s8 ? Lea64<8, kEaBase> : Lea64<4, kEaBase>)) {
       return {K::kLea, 0, sz};
     }
+    if (h == (s8 ? ShiftRegImm<4, 8> : ShiftRegImm<4, 4>)) {
+      return {K::kShiftImm, 4, sz};
+    }
+    if (h == (s8 ? ShiftRegImm<5, 8> : ShiftRegImm<5, 4>)) {
+      return {K::kShiftImm, 5, sz};
+    }
+    if (h == (s8 ? ShiftRegImm<7, 8> : ShiftRegImm<7, 4>)) {
+      return {K::kShiftImm, 7, sz};
+    }
   }
   if (h == PushReg64) return {K::kPush, 0, 8};
   if (h == PopReg64) return {K::kPop, 0, 8};
@@ -1364,7 +1373,10 @@ HandlerFacts FactsOf(Handler h) {
             s8 ? MovRmImmReg<8> : MovRmImmReg<4>,
             s8 ? MovLoad<8, kEaBase> : MovLoad<4, kEaBase>,
             s8 ? MovStore<8, kEaBase> : MovStore<4, kEaBase>,
-            s8 ? Lea64<8, kEaBase> : Lea64<4, kEaBase>}) {
+            s8 ? Lea64<8, kEaBase> : Lea64<4, kEaBase>,
+            s8 ? ShiftRegImm<4, 8> : ShiftRegImm<4, 4>,
+            s8 ? ShiftRegImm<5, 8> : ShiftRegImm<5, 4>,
+            s8 ? ShiftRegImm<7, 8> : ShiftRegImm<7, 4>}) {
         (*m)[h] = {h, FormOfUnfused(h)};
       }
     }

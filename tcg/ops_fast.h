@@ -56,6 +56,7 @@ struct FastForm {
     kLoad,       // reg = [base + disp] (64-bit code, 64-bit addressing)
     kStore,      // [base + disp] = reg
     kLea,        // reg = base + disp
+    kShiftImm,   // rm(register) shifted by imm (op: 4 SHL, 5 SHR, 7 SAR)
     kPush,       // PUSH reg (64-bit)
     kPop,        // POP reg (64-bit)
     kJcc,        // Jcc rel (64-bit; op: the condition)
