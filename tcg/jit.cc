@@ -476,6 +476,20 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         a.Load(w, kAx, {kDx, -1, 0});
         a.Store(true, L.Gpr(i.reg), kAx);
         break;
+      case FastForm::kLoadExt: {
+        const int bytes = f.op & 3;
+        const bool sign = f.op & 4;
+        a.Load(true, kAx, L.Gpr(i.base));
+        if (i.disp != 0) a.Lea(true, kAx, {kAx, -1, i.disp});
+        tlb(k, bytes, kAccRead);
+        // movzx eax / movsx eax or rax, byte or word [rdx]
+        a.OpM(sign && w,
+              sign ? (bytes == 1 ? 0x0fbe : 0x0fbf)
+                   : (bytes == 1 ? 0x0fb6 : 0x0fb7),
+              kAx, {kDx, -1, 0});
+        a.Store(true, L.Gpr(i.reg), kAx);
+        break;
+      }
       case FastForm::kStore:
         a.Load(true, kAx, L.Gpr(i.base));
         if (i.disp != 0) a.Lea(true, kAx, {kAx, -1, i.disp});

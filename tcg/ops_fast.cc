@@ -1291,6 +1291,26 @@ Handler FuseWithJcc(const Insn& first, const Insn& next) {
 
 namespace {
 
+// MOVZX/MOVSX loads with a base register (ExtendMem), of 1 and 2 bytes,
+// unsigned then signed, into 4 or (s8) 8 bytes.
+std::array<Handler, 4> ExtendLoads(bool s8) {
+  if (s8) {
+    return {ExtendMem<false, 1, 8, kEaBase>, ExtendMem<false, 2, 8, kEaBase>,
+            ExtendMem<true, 1, 8, kEaBase>, ExtendMem<true, 2, 8, kEaBase>};
+  }
+  return {ExtendMem<false, 1, 4, kEaBase>, ExtendMem<false, 2, 4, kEaBase>,
+          ExtendMem<true, 1, 4, kEaBase>, ExtendMem<true, 2, 4, kEaBase>};
+}
+// FastForm::op of ExtendLoads(s8)[k]: the bytes read, | 4 when signed.
+uint8_t ExtendLoadOp(Handler h, bool s8) {
+  const std::array<Handler, 4> loads = ExtendLoads(s8);
+  for (size_t k = 0; k < loads.size(); ++k) {
+    if (loads[k] == h)
+      return static_cast<uint8_t>((k & 1 ? 2 : 1) | (k & 2 ? 4 : 0));
+  }
+  return 0;
+}
+
 // The forms FormOf reports, by handler.
 FastForm FormOfUnfused(Handler h) {
   using K = FastForm::Kind;
@@ -1332,6 +1352,9 @@ FastForm FormOfUnfused(Handler h) {
     }
     if (h == (s8 ? ShiftRegImm<7, 8> : ShiftRegImm<7, 4>)) {
       return {K::kShiftImm, 7, sz};
+    }
+    for (Handler e : ExtendLoads(s8)) {
+      if (h == e) return {K::kLoadExt, ExtendLoadOp(h, s8), sz};
     }
   }
   if (h == PushReg64) return {K::kPush, 0, 8};
@@ -1379,6 +1402,7 @@ HandlerFacts FactsOf(Handler h) {
             s8 ? ShiftRegImm<7, 8> : ShiftRegImm<7, 4>}) {
         (*m)[h] = {h, FormOfUnfused(h)};
       }
+      for (Handler h : ExtendLoads(s8)) (*m)[h] = {h, FormOfUnfused(h)};
     }
     for (Handler h : kJcc64) (*m)[h] = {h, FormOfUnfused(h)};
     for (Handler h : {PushReg64, PopReg64, JmpRel64, CallRel64, Ret64}) {

@@ -57,6 +57,7 @@ struct FastForm {
     kStore,      // [base + disp] = reg
     kLea,        // reg = base + disp
     kShiftImm,   // rm(register) shifted by imm (op: 4 SHL, 5 SHR, 7 SAR)
+    kLoadExt,    // MOVZX/MOVSX reg, [base + disp] (op: bytes read | 4 signed)
     kPush,       // PUSH reg (64-bit)
     kPop,        // POP reg (64-bit)
     kJcc,        // Jcc rel (64-bit; op: the condition)
