@@ -656,22 +656,12 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
     a.Bind(a.Jmp(), epilogue);
   }
 
-  const size_t before = used_;
-  const bool fits = a.fits();
-  used_ = fits ? std::min(kCodeBytes, used_ + ((a.pos() + 15) & ~size_t{15}))
-               : kCodeBytes;  // full until Reset
-  ReleaseWritten(before);
-  return fits ? reinterpret_cast<Fn>(const_cast<uint8_t*>(rx_at)) : nullptr;
-}
-
-void BlockJit::ReleaseWritten(size_t before) {
-  // Chunks of the writable mapping that compiling is done with leave its
-  // page tables (the executable mapping keeps the pages), so that RSS
-  // counts the code once; a chunk is written again only after a Reset.
-  constexpr size_t kChunk = 64 << 10;
-  const size_t from = before / kChunk * kChunk;
-  const size_t to = used_ / kChunk * kChunk;
-  if (to > from) madvise(rw_ + from, to - from, MADV_DONTNEED);
+  if (!a.fits()) {
+    used_ = kCodeBytes;  // full until Reset
+    return nullptr;
+  }
+  used_ = std::min(kCodeBytes, used_ + ((a.pos() + 15) & ~size_t{15}));
+  return reinterpret_cast<Fn>(const_cast<uint8_t*>(rx_at));
 }
 
 }  // namespace skiff::tcg

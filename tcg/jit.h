@@ -66,9 +66,6 @@ class BlockJit {
   Fn At(uint32_t offset) const { return reinterpret_cast<Fn>(rx_ + offset); }
 
  private:
-  // After the code space grew from `before` to used_.
-  void ReleaseWritten(size_t before);
-
   uint8_t* rw_ = nullptr;
   uint8_t* rx_ = nullptr;
   size_t used_ = 0;
