@@ -1291,81 +1291,51 @@ Handler FuseWithJcc(const Insn& first, const Insn& next) {
 
 namespace {
 
-// MOVZX/MOVSX loads with a base register (ExtendMem), of 1 and 2 bytes,
-// unsigned then signed, into 4 or (s8) 8 bytes.
-std::array<Handler, 4> ExtendLoads(bool s8) {
-  if (s8) {
-    return {ExtendMem<false, 1, 8, kEaBase>, ExtendMem<false, 2, 8, kEaBase>,
-            ExtendMem<true, 1, 8, kEaBase>, ExtendMem<true, 2, 8, kEaBase>};
-  }
-  return {ExtendMem<false, 1, 4, kEaBase>, ExtendMem<false, 2, 4, kEaBase>,
-          ExtendMem<true, 1, 4, kEaBase>, ExtendMem<true, 2, 4, kEaBase>};
-}
-// FastForm::op of ExtendLoads(s8)[k]: the bytes read, | 4 when signed.
-uint8_t ExtendLoadOp(Handler h, bool s8) {
-  const std::array<Handler, 4> loads = ExtendLoads(s8);
-  for (size_t k = 0; k < loads.size(); ++k) {
-    if (loads[k] == h)
-      return static_cast<uint8_t>((k & 1 ? 2 : 1) | (k & 2 ? 4 : 0));
-  }
-  return 0;
-}
-
-// The forms FormOf reports, by handler.
-FastForm FormOfUnfused(Handler h) {
+// The specialised handlers whose effect the block compiler translates,
+// each with its form.
+absl::flat_hash_map<Handler, FastForm> TranslatedForms() {
   using K = FastForm::Kind;
+  absl::flat_hash_map<Handler, FastForm> m;
   for (int size : {4, 8}) {
     const uint8_t sz = static_cast<uint8_t>(size);
+    const bool s8 = size == 8;
     for (int op : {0, 1, 4, 5, 6, 7}) {
       const uint8_t o = static_cast<uint8_t>(op);
-      if (h == PickAluSized<AluRmRRegF>(op, size)) return {K::kAluRmR, o, sz};
-      if (h == PickAluSized<AluRRmRegF>(op, size)) return {K::kAluRRm, o, sz};
-      if (h == PickAluSized<AluRmImmRegF>(op, size)) {
-        return {K::kAluRmImm, o, sz};
-      }
-      if (h == PickAluSized<AluAccImmF>(op, size)) {
-        return {K::kAluAccImm, o, sz};
-      }
+      m[PickAluSized<AluRmRRegF>(op, size)] = {K::kAluRmR, o, sz};
+      m[PickAluSized<AluRRmRegF>(op, size)] = {K::kAluRRm, o, sz};
+      m[PickAluSized<AluRmImmRegF>(op, size)] = {K::kAluRmImm, o, sz};
+      m[PickAluSized<AluAccImmF>(op, size)] = {K::kAluAccImm, o, sz};
     }
-    const bool s8 = size == 8;
-    if (h == (s8 ? TestRR<8> : TestRR<4>)) return {K::kTestRR, 4, sz};
-    if (h == (s8 ? MovRmRReg<8> : MovRmRReg<4>)) return {K::kMovRmR, 0, sz};
-    if (h == (s8 ? MovRRmReg<8> : MovRRmReg<4>)) return {K::kMovRRm, 0, sz};
-    if (h == (s8 ? MovRegImm<8> : MovRegImm<4>)) return {K::kMovRegImm, 0, sz};
-    if (h == (s8 ? MovRmImmReg<8> : MovRmImmReg<4>)) {
-      return {K::kMovRmImm, 0, sz};
-    }
-    if (h == (s8 ? MovLoad<8, kEaBase> : MovLoad<4, kEaBase>)) {
-      return {K::kLoad, 0, sz};
-    }
-    if (h == (s8 ? MovStore<8, kEaBase> : MovStore<4, kEaBase>)) {
-      return {K::kStore, 0, sz};
-    }
-    if (h == (s8 ? Lea64<8, kEaBase> : Lea64<4, kEaBase>)) {
-      return {K::kLea, 0, sz};
-    }
-    if (h == (s8 ? ShiftRegImm<4, 8> : ShiftRegImm<4, 4>)) {
-      return {K::kShiftImm, 4, sz};
-    }
-    if (h == (s8 ? ShiftRegImm<5, 8> : ShiftRegImm<5, 4>)) {
-      return {K::kShiftImm, 5, sz};
-    }
-    if (h == (s8 ? ShiftRegImm<7, 8> : ShiftRegImm<7, 4>)) {
-      return {K::kShiftImm, 7, sz};
-    }
-    for (Handler e : ExtendLoads(s8)) {
-      if (h == e) return {K::kLoadExt, ExtendLoadOp(h, s8), sz};
-    }
+    m[s8 ? TestRR<8> : TestRR<4>] = {K::kTestRR, 4, sz};
+    m[s8 ? MovRmRReg<8> : MovRmRReg<4>] = {K::kMovRmR, 0, sz};
+    m[s8 ? MovRRmReg<8> : MovRRmReg<4>] = {K::kMovRRm, 0, sz};
+    m[s8 ? MovRegImm<8> : MovRegImm<4>] = {K::kMovRegImm, 0, sz};
+    m[s8 ? MovRmImmReg<8> : MovRmImmReg<4>] = {K::kMovRmImm, 0, sz};
+    m[s8 ? MovLoad<8, kEaBase> : MovLoad<4, kEaBase>] = {K::kLoad, 0, sz};
+    m[s8 ? MovStore<8, kEaBase> : MovStore<4, kEaBase>] = {K::kStore, 0, sz};
+    m[s8 ? Lea64<8, kEaBase> : Lea64<4, kEaBase>] = {K::kLea, 0, sz};
+    m[s8 ? ShiftRegImm<4, 8> : ShiftRegImm<4, 4>] = {K::kShiftImm, 4, sz};
+    m[s8 ? ShiftRegImm<5, 8> : ShiftRegImm<5, 4>] = {K::kShiftImm, 5, sz};
+    m[s8 ? ShiftRegImm<7, 8> : ShiftRegImm<7, 4>] = {K::kShiftImm, 7, sz};
+    // MOVZX/MOVSX loads: op is the bytes read, | 4 when signed.
+    m[s8 ? ExtendMem<false, 1, 8, kEaBase> : ExtendMem<false, 1, 4, kEaBase>] =
+        {K::kLoadExt, 1, sz};
+    m[s8 ? ExtendMem<false, 2, 8, kEaBase> : ExtendMem<false, 2, 4, kEaBase>] =
+        {K::kLoadExt, 2, sz};
+    m[s8 ? ExtendMem<true, 1, 8, kEaBase> : ExtendMem<true, 1, 4, kEaBase>] = {
+        K::kLoadExt, 1 | 4, sz};
+    m[s8 ? ExtendMem<true, 2, 8, kEaBase> : ExtendMem<true, 2, 4, kEaBase>] = {
+        K::kLoadExt, 2 | 4, sz};
   }
-  if (h == PushReg64) return {K::kPush, 0, 8};
-  if (h == PopReg64) return {K::kPop, 0, 8};
+  m[PushReg64] = {K::kPush, 0, 8};
+  m[PopReg64] = {K::kPop, 0, 8};
   for (int cc = 0; cc < 16; ++cc) {
-    if (h == kJcc64[cc]) return {K::kJcc, static_cast<uint8_t>(cc), 8};
+    m[kJcc64[cc]] = {K::kJcc, static_cast<uint8_t>(cc), 8};
   }
-  if (h == JmpRel64) return {K::kJmpRel, 0, 8};
-  if (h == CallRel64) return {K::kCallRel, 0, 8};
-  if (h == Ret64) return {K::kRet, 0, 8};
-  return {};
+  m[JmpRel64] = {K::kJmpRel, 0, 8};
+  m[CallRel64] = {K::kCallRel, 0, 8};
+  m[Ret64] = {K::kRet, 0, 8};
+  return m;
 }
 
 }  // namespace
@@ -1373,40 +1343,13 @@ FastForm FormOfUnfused(Handler h) {
 HandlerFacts FactsOf(Handler h) {
   static const auto* const facts = [] {
     auto* m = new absl::flat_hash_map<Handler, HandlerFacts>;
+    const absl::flat_hash_map<Handler, FastForm> forms = TranslatedForms();
+    for (const auto& [handler, form] : forms) (*m)[handler] = {handler, form};
     for (const FusedFirst& f : kFusedFirst) {
-      for (Handler t : f.then_jcc) {
-        (*m)[t] = {f.first, FormOfUnfused(f.first)};
-      }
-      (*m)[f.first] = {f.first, FormOfUnfused(f.first)};
-    }
-    // Every handler FormOfUnfused knows, from a scan of the tables above.
-    for (int size : {4, 8}) {
-      for (int op : {0, 1, 4, 5, 6, 7}) {
-        for (Handler h : {PickAluSized<AluRmRRegF>(op, size),
-                          PickAluSized<AluRRmRegF>(op, size),
-                          PickAluSized<AluRmImmRegF>(op, size),
-                          PickAluSized<AluAccImmF>(op, size)}) {
-          (*m)[h] = {h, FormOfUnfused(h)};
-        }
-      }
-      const bool s8 = size == 8;
-      for (Handler h :
-           {s8 ? TestRR<8> : TestRR<4>, s8 ? MovRmRReg<8> : MovRmRReg<4>,
-            s8 ? MovRRmReg<8> : MovRRmReg<4>, s8 ? MovRegImm<8> : MovRegImm<4>,
-            s8 ? MovRmImmReg<8> : MovRmImmReg<4>,
-            s8 ? MovLoad<8, kEaBase> : MovLoad<4, kEaBase>,
-            s8 ? MovStore<8, kEaBase> : MovStore<4, kEaBase>,
-            s8 ? Lea64<8, kEaBase> : Lea64<4, kEaBase>,
-            s8 ? ShiftRegImm<4, 8> : ShiftRegImm<4, 4>,
-            s8 ? ShiftRegImm<5, 8> : ShiftRegImm<5, 4>,
-            s8 ? ShiftRegImm<7, 8> : ShiftRegImm<7, 4>}) {
-        (*m)[h] = {h, FormOfUnfused(h)};
-      }
-      for (Handler h : ExtendLoads(s8)) (*m)[h] = {h, FormOfUnfused(h)};
-    }
-    for (Handler h : kJcc64) (*m)[h] = {h, FormOfUnfused(h)};
-    for (Handler h : {PushReg64, PopReg64, JmpRel64, CallRel64, Ret64}) {
-      (*m)[h] = {h, FormOfUnfused(h)};
+      const auto it = forms.find(f.first);
+      const FastForm form = it != forms.end() ? it->second : FastForm{};
+      (*m)[f.first] = {f.first, form};
+      for (Handler t : f.then_jcc) (*m)[t] = {f.first, form};
     }
     return m;
   }();
