@@ -339,7 +339,12 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
   FixedList<Exit, 2 * Block::kMaxInsns> exit_status;  // non-kNext status
   FixedList<Exit, 2 * Block::kMaxInsns> exit_after;   // ExitBlock called
 
-  uint32_t off = 0;  // of instruction k from the block's start
+  // Each instruction's end as an offset from the block's start.
+  uint32_t ends[Block::kMaxInsns];
+  for (uint32_t off = 0, k = 0; k < static_cast<uint32_t>(n); ++k) {
+    off += insns[k].len;
+    ends[k] = off;
+  }
   auto call_handler = [&](int k, uint32_t end) {
     const Insn& i = insns[k];
     a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(end)});
@@ -380,6 +385,20 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         {kBx, kCx, L.tlb + static_cast<int32_t>(offsetof(TlbEntry, addend))});
     a.AluRR(true, 0, kDx, kAx);  // add rdx, rax
   };
+  // rdx = the host address of `size` bytes at [base + disp] (kEaBase).
+  auto base_disp = [&](int k, int size, AccessKind kind) {
+    const Insn& i = insns[k];
+    a.Load(true, kAx, L.Gpr(i.base));
+    if (i.disp != 0) a.Lea(true, kAx, {kAx, -1, i.disp});
+    tlb(k, size, kind);
+  };
+  // rdx = the host address of the stack slot a push writes, RSP lowered.
+  auto push_slot = [&](int k) {
+    a.Load(true, kAx, L.Gpr(kRsp));
+    a.AluRImm(true, 5, kAx, 8);  // sub rax, 8
+    tlb(k, 8, kAccWrite);
+    a.Store(true, L.Gpr(kRsp), kAx);
+  };
   auto lazy = [&](int k, int size, int op) {
     if (flags_dead[k]) return;
     // rcx = result, rax = a, rdx = b (masked to size).
@@ -397,7 +416,7 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
   bool host_flags = false;
   for (int k = 0; k < n; ++k) {
     const Insn& i = insns[k];
-    const uint32_t end = off + i.len;
+    const uint32_t end = ends[k];
     const FastForm f = form[k];
     const bool w = f.size == 8;
     const size_t first_stub = stubs.size();
@@ -470,18 +489,14 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         host_flags = flags_before;
         break;
       case FastForm::kLoad:
-        a.Load(true, kAx, L.Gpr(i.base));
-        if (i.disp != 0) a.Lea(true, kAx, {kAx, -1, i.disp});
-        tlb(k, f.size, kAccRead);
+        base_disp(k, f.size, kAccRead);
         a.Load(w, kAx, {kDx, -1, 0});
         a.Store(true, L.Gpr(i.reg), kAx);
         break;
       case FastForm::kLoadExt: {
         const int bytes = f.op & 3;
         const bool sign = f.op & 4;
-        a.Load(true, kAx, L.Gpr(i.base));
-        if (i.disp != 0) a.Lea(true, kAx, {kAx, -1, i.disp});
-        tlb(k, bytes, kAccRead);
+        base_disp(k, bytes, kAccRead);
         // movzx eax / movsx eax or rax, byte or word [rdx]
         a.OpM(sign && w,
               sign ? (bytes == 1 ? 0x0fbe : 0x0fbf)
@@ -491,17 +506,12 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         break;
       }
       case FastForm::kStore:
-        a.Load(true, kAx, L.Gpr(i.base));
-        if (i.disp != 0) a.Lea(true, kAx, {kAx, -1, i.disp});
-        tlb(k, f.size, kAccWrite);
+        base_disp(k, f.size, kAccWrite);
         a.Load(true, kAx, L.Gpr(i.reg));
         a.Store(w, {kDx, -1, 0}, kAx);
         break;
       case FastForm::kPush:
-        a.Load(true, kAx, L.Gpr(kRsp));
-        a.AluRImm(true, 5, kAx, 8);  // sub rax, 8
-        tlb(k, 8, kAccWrite);
-        a.Store(true, L.Gpr(kRsp), kAx);  // after the value's read below
+        push_slot(k);
         a.Load(true, kAx, L.Gpr(i.reg));
         // PUSH RSP pushes the old value.
         if (i.reg == kRsp) a.AluRImm(true, 0, kAx, 8);
@@ -576,10 +586,7 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
           set_next = true;
           break;
         }
-        a.Load(true, kAx, L.Gpr(kRsp));
-        a.AluRImm(true, 5, kAx, 8);  // sub rax, 8
-        tlb(k, 8, kAccWrite);
-        a.Store(true, L.Gpr(kRsp), kAx);
+        push_slot(k);
         a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(end)});
         a.Store(true, {kDx, -1, 0}, kAx);
         a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(target)});
@@ -611,10 +618,9 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
     for (size_t t = first_stub; t < stubs.size(); ++t) {
       stubs[t].resume = a.pos();
     }
-    off = end;
   }
   if (!set_next) {
-    a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(off)});
+    a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(ends[n - 1])});
     a.Store(true, L.At(L.next_rip), kAx);
   }
   a.MovImm(kAx, static_cast<uint64_t>(n) << 8);
@@ -626,12 +632,6 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
 
   // Out of line: each inline form's slow path is its handler, after which
   // the block goes on after the instruction.
-  off = 0;
-  uint32_t ends[Block::kMaxInsns];
-  for (int k = 0; k < n; ++k) {
-    off += insns[k].len;
-    ends[k] = off;
-  }
   for (const Exit& s : stubs) {
     a.Bind(s.from, a.pos());
     call_handler(s.k, ends[s.k]);
