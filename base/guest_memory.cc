@@ -113,7 +113,13 @@ absl::StatusOr<std::unique_ptr<GuestMemory>> GuestMemory::Create(
     regions.push_back(
         Region{s.start, s.size, static_cast<uint8_t*>(host), fd.Release()});
   }
-  return std::unique_ptr<GuestMemory>(new GuestMemory(std::move(regions)));
+  auto mem = std::unique_ptr<GuestMemory>(new GuestMemory(std::move(regions)));
+  const uint64_t pages = (mem->end().value() + 4095) >> 12;
+  // calloc: a large bitmap comes as untouched zero pages.
+  mem->code_pages_.reset(
+      static_cast<uint64_t*>(std::calloc((pages + 63) / 64, sizeof(uint64_t))));
+  if (mem->code_pages_ != nullptr) mem->code_page_count_ = pages;
+  return mem;
 }
 
 GuestMemory::~GuestMemory() {
@@ -174,7 +180,7 @@ absl::Status GuestMemory::Write(GuestAddr addr,
                                 absl::Span<const uint8_t> data) const {
   SKIFF_ASSIGN_OR_RETURN(absl::Span<uint8_t> dst, Slice(addr, data.size()));
   if (!data.empty()) std::memcpy(dst.data(), data.data(), data.size());
-  NoteWrite();
+  NoteWrite(addr, data.size());
   return absl::OkStatus();
 }
 
@@ -182,8 +188,53 @@ absl::Status GuestMemory::Fill(GuestAddr addr, uint8_t value,
                                uint64_t len) const {
   SKIFF_ASSIGN_OR_RETURN(absl::Span<uint8_t> dst, Slice(addr, len));
   if (len > 0) std::memset(dst.data(), value, len);
-  NoteWrite();
+  NoteWrite(addr, len);
   return absl::OkStatus();
+}
+
+bool GuestMemory::MarkCodePage(uint64_t phys) const {
+  const uint64_t pn = phys >> 12;
+  if (pn >= code_page_count_) return false;
+  const size_t word = static_cast<size_t>(pn >> 6);
+  const uint64_t bit = 1ull << (pn & 63);
+  if (CodeWord(word).load(std::memory_order_relaxed) & bit) return true;
+  if (code_lo_word_ == code_hi_word_) {
+    code_lo_word_ = word;
+    code_hi_word_ = word + 1;
+  } else {
+    code_lo_word_ = std::min(code_lo_word_, word);
+    code_hi_word_ = std::max(code_hi_word_, word + 1);
+  }
+  CodeWord(word).fetch_or(bit, std::memory_order_relaxed);
+  code_marks_.fetch_add(1, std::memory_order_release);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return true;
+}
+
+bool GuestMemory::HoldsCode(GuestAddr addr, uint64_t len) const {
+  const uint64_t first = addr.value() >> 12;
+  if (len == 0 || first >= code_page_count_) return false;
+  const uint64_t end = addr.value() + (len - 1);
+  const uint64_t last = end < addr.value()
+                            ? code_page_count_ - 1
+                            : std::min(end >> 12, code_page_count_ - 1);
+  for (uint64_t pn = first; pn <= last; ++pn) {
+    const uint64_t word = CodeWord(pn >> 6).load(std::memory_order_relaxed);
+    if (word == 0) {
+      pn |= 63;  // the rest of this word's pages
+      continue;
+    }
+    if ((word >> (pn & 63)) & 1) return true;
+  }
+  return false;
+}
+
+void GuestMemory::ForgetCodePages() const {
+  if (code_lo_word_ == code_hi_word_) return;
+  for (size_t k = code_lo_word_; k < code_hi_word_; ++k) {
+    CodeWord(k).store(0, std::memory_order_relaxed);
+  }
+  code_lo_word_ = code_hi_word_ = 0;
 }
 
 }  // namespace skiff

@@ -15,12 +15,16 @@
 // Writers other than the guest's own instructions report their writes
 // (NoteWrite; Write and Fill do it themselves): the interpreter keeps decoded
 // guest code and re-checks it against RAM only after the write epoch moved
-// (tcg/block_cache.h).
+// (tcg/block_cache.h). The interpreter marks the pages it decoded code from
+// (MarkCodePage), so that a write known to touch none of them need not move
+// the epoch (NoteWrite(addr, len)); a device that writes buffers it learnt
+// of earlier compares code_marks() from before with after (virtqueue.h).
 #ifndef SKIFF_BASE_GUEST_MEMORY_H_
 #define SKIFF_BASE_GUEST_MEMORY_H_
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -98,6 +102,40 @@ class GuestMemory {
   void NoteWrite() const {
     write_epoch_.fetch_add(1, std::memory_order_seq_cst);
   }
+  // As NoteWrite, for writes known to lie in [addr, addr + len): the epoch
+  // moves only when a page there holds decoded code.
+  void NoteWrite(GuestAddr addr, uint64_t len) const {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (HoldsCode(addr, len)) NoteWrite();
+  }
+
+  // ---- Pages holding decoded code ------------------------------------------
+  // Marked by the interpreter of a machine's sole vCPU (tcg/cpu.h
+  // Cpu::MarkCodePage) before it trusts code decoded from the page; cleared
+  // when its decoded code is all dropped. Other threads only read them.
+  //
+  // Ordering: MarkCodePage sets the bit, then bumps code_marks(), then
+  // fences before the interpreter reads the page again; a writer fences
+  // after its writes before it reads the marks (NoteWrite(addr, len)). So
+  // either the writer sees the mark, or the interpreter sees the write.
+  //
+  // False when `phys` is outside RAM's span or the bitmap cannot be had.
+  bool MarkCodePage(uint64_t phys) const;
+  bool IsCodePage(uint64_t phys) const {
+    const uint64_t pn = phys >> 12;
+    return pn < code_page_count_ &&
+           ((CodeWord(pn >> 6).load(std::memory_order_relaxed) >> (pn & 63)) &
+            1);
+  }
+  // Whether a page of [addr, addr + len) is marked.
+  bool HoldsCode(GuestAddr addr, uint64_t len) const;
+  void ForgetCodePages() const;
+  // Bumped (release) by every new mark: a writer that loaded it (acquire)
+  // before it checked its pages knows nothing was marked since when it is
+  // unchanged.
+  uint64_t code_marks() const {
+    return code_marks_.load(std::memory_order_acquire);
+  }
 
   template <typename T>
   absl::StatusOr<T> ReadObj(GuestAddr addr) const {
@@ -121,7 +159,22 @@ class GuestMemory {
       : regions_(std::move(regions)) {}
   const Region* Find(GuestAddr addr, uint64_t len) const;
 
+  std::atomic_ref<uint64_t> CodeWord(size_t k) const {
+    return std::atomic_ref<uint64_t>(code_pages_[k]);
+  }
+
   std::vector<Region> regions_;  // sorted by start; constant after Create
+  // One bit per page below end(), allocated by Create (zero pages until a
+  // mark writes them; nullptr if that failed); words [code_lo_word_,
+  // code_hi_word_) may hold bits.
+  struct FreeDeleter {
+    void operator()(uint64_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint64_t[], FreeDeleter> code_pages_;
+  uint64_t code_page_count_ = 0;
+  mutable size_t code_lo_word_ = 0;
+  mutable size_t code_hi_word_ = 0;
+  mutable std::atomic<uint64_t> code_marks_{1};
   // Last and aligned, so alone on its cache line: vCPUs load it for every
   // block of guest code they enter, and a neighbour written by another
   // thread would turn those loads into misses.

@@ -40,16 +40,38 @@ TEST(GuestMemory, ReadWriteRoundTrip) {
   EXPECT_EQ(mem->total_size(), 1u << 20);
 }
 
-TEST(GuestMemory, WritesMoveTheWriteEpoch) {
+TEST(GuestMemory, WritesToCodePagesMoveTheWriteEpoch) {
   auto mem = MakeMemory({{GuestAddr(0), 1 << 20}});
   const uint64_t start = mem->write_epoch();
+  // No page holds code: writes leave the epoch alone.
   ASSERT_TRUE(mem->WriteObj<uint32_t>(GuestAddr(0x1000), 1).ok());
-  EXPECT_EQ(mem->write_epoch(), start + 1);
   ASSERT_TRUE(mem->Fill(GuestAddr(0x2000), 0xcc, 16).ok());
+  EXPECT_EQ(mem->write_epoch(), start);
+  const uint64_t marks = mem->code_marks();
+  ASSERT_TRUE(mem->MarkCodePage(0x2fff));
+  EXPECT_GT(mem->code_marks(), marks);
+  EXPECT_TRUE(mem->IsCodePage(0x2000));
+  EXPECT_FALSE(mem->IsCodePage(0x1000));
+  EXPECT_FALSE(mem->HoldsCode(GuestAddr(0x1000), 0x1000));
+  EXPECT_TRUE(mem->HoldsCode(GuestAddr(0x1ffc), 8));  // straddles into it
+  ASSERT_TRUE(mem->WriteObj<uint32_t>(GuestAddr(0x1000), 2).ok());
+  EXPECT_EQ(mem->write_epoch(), start);
+  ASSERT_TRUE(mem->Fill(GuestAddr(0x1ff8), 0xcc, 16).ok());
+  EXPECT_EQ(mem->write_epoch(), start + 1);
+  ASSERT_TRUE(mem->WriteObj<uint32_t>(GuestAddr(0x2800), 3).ok());
   EXPECT_EQ(mem->write_epoch(), start + 2);
-  ASSERT_TRUE(mem->ReadObj<uint32_t>(GuestAddr(0x1000)).ok());
-  mem->NoteWrite();
+  mem->NoteWrite();  // unknown range: always
   EXPECT_EQ(mem->write_epoch(), start + 3);
+  mem->ForgetCodePages();
+  EXPECT_FALSE(mem->IsCodePage(0x2000));
+  ASSERT_TRUE(mem->WriteObj<uint32_t>(GuestAddr(0x2800), 4).ok());
+  EXPECT_EQ(mem->write_epoch(), start + 3);
+  // Outside RAM's span, and ranges that run past its end or wrap.
+  EXPECT_FALSE(mem->MarkCodePage(1 << 20));
+  ASSERT_TRUE(mem->MarkCodePage((1 << 20) - 4096));
+  EXPECT_TRUE(mem->HoldsCode(GuestAddr(0xff000), ~0ull));
+  EXPECT_FALSE(mem->HoldsCode(GuestAddr(1 << 20), 4096));
+  EXPECT_FALSE(mem->HoldsCode(GuestAddr(0xff000), 0));
 }
 
 TEST(GuestMemory, RefusesOutOfBoundsAndOverflow) {

@@ -524,17 +524,16 @@ class Cpu {
   // epoch (block_cache.h). So that this holds for this vCPU's own writes,
   // the pages blocks were decoded from are marked here; the TLB's write
   // tags of a marked page carry kTlbCode, which sends every write to it
-  // through a slow path that bumps the epoch (NoteCodePageWrite). Only for
-  // a machine's sole vCPU (TcgVcpu's writes_reported): another vCPU's TLB
-  // would not know the mark. False when the page cannot be marked (no
-  // memory for the bitmap): then writes to it go unreported.
+  // through a slow path that bumps the epoch (NoteCodePageWrite). The marks
+  // are GuestMemory's, so that devices' writes to other pages leave the
+  // epoch alone. Only for a machine's sole vCPU (TcgVcpu's
+  // writes_reported): another vCPU's TLB would not know the mark. False
+  // when the page cannot be marked (no memory for the bitmap): then writes
+  // to it go unreported.
   bool MarkCodePage(uint64_t phys);
   // Drops every mark (when the block cache empties).
   void ForgetCodePages();
-  bool IsCodePage(uint64_t phys) const {
-    const uint64_t pn = phys >> 12;
-    return pn < code_page_count_ && ((code_pages_[pn >> 6] >> (pn & 63)) & 1);
-  }
+  bool IsCodePage(uint64_t phys) const { return memory_.IsCodePage(phys); }
   void NoteCodePageWrite() { memory_.NoteWrite(); }
   void FlushTlb(bool include_global);
   // The TLB's entries (the block compiler reads them from host code).
@@ -687,16 +686,9 @@ class Cpu {
   bool nonglobal_link_ = false;  // a link to a non-global page since a bump
   uint8_t* fetch_host_ = nullptr;
   uint64_t fetch_phys_ = 0;
-  // MarkCodePage's bits, one per guest-physical page below memory_.end(),
-  // allocated on the first mark (zero pages until written); words
-  // [code_lo_word_, code_hi_word_) may hold bits.
-  struct FreeDeleter {
-    void operator()(uint64_t* p) const { std::free(p); }
-  };
-  std::unique_ptr<uint64_t[], FreeDeleter> code_pages_;
-  uint64_t code_page_count_ = 0;
-  size_t code_lo_word_ = 0;
-  size_t code_hi_word_ = 0;
+  // A page was marked since the last ForgetCodePages (the marks themselves
+  // are GuestMemory's).
+  bool code_pages_marked_ = false;
 };
 
 inline uint64_t Cpu::InsnRip(const Insn& i) const {

@@ -305,27 +305,9 @@ bool Cpu::Translate(uint64_t lin, AccessKind kind, bool user, TlbEntry** out) {
 }
 
 bool Cpu::MarkCodePage(uint64_t phys) {
-  if (code_pages_ == nullptr) {
-    const uint64_t count = (memory_.end().value() + 4095) >> 12;
-    // calloc: a large bitmap comes as untouched zero pages.
-    code_pages_.reset(static_cast<uint64_t*>(
-        std::calloc((count + 63) / 64, sizeof(uint64_t))));
-    if (code_pages_ == nullptr) return false;
-    code_page_count_ = count;
-  }
-  const uint64_t pn = phys >> 12;
-  if (pn >= code_page_count_) return false;
-  const size_t word = static_cast<size_t>(pn >> 6);
-  const uint64_t bit = 1ull << (pn & 63);
-  if (code_pages_[word] & bit) return true;
-  if (code_lo_word_ == code_hi_word_) {
-    code_lo_word_ = word;
-    code_hi_word_ = word + 1;
-  } else {
-    code_lo_word_ = std::min(code_lo_word_, word);
-    code_hi_word_ = std::max(code_hi_word_, word + 1);
-  }
-  code_pages_[word] |= bit;
+  if (memory_.IsCodePage(phys)) return true;
+  if (!memory_.MarkCodePage(phys)) return false;
+  code_pages_marked_ = true;
   // Translations filled before the mark, under any linear address.
   const uint64_t page = phys & ~0xfffull;
   ForEachTlbEntry([page](TlbEntry& e) {
@@ -338,10 +320,9 @@ bool Cpu::MarkCodePage(uint64_t phys) {
 }
 
 void Cpu::ForgetCodePages() {
-  if (code_lo_word_ == code_hi_word_) return;
-  std::memset(code_pages_.get() + code_lo_word_, 0,
-              (code_hi_word_ - code_lo_word_) * sizeof(uint64_t));
-  code_lo_word_ = code_hi_word_ = 0;
+  if (!code_pages_marked_) return;
+  memory_.ForgetCodePages();
+  code_pages_marked_ = false;
   ForEachTlbEntry([](TlbEntry& e) {
     if (e.ram()) {
       e.tag[TlbTagIndex(kAccWrite, false)] &= ~TlbEntry::kTlbCode;

@@ -3,6 +3,7 @@
 // in another block, blocks at page boundaries, exact instruction limits,
 // interrupts at block boundaries after STI shadows, and flag results of the
 // specialised forms against the generic ones.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -1309,6 +1310,43 @@ TEST_F(AsmTest, CodeRewrittenBehindALinkIsSeen) {
     mov eax, 5
     ret)");
   EXPECT_EQ(r.rbx, 5u + 6u + 7u);
+}
+
+// A device's write into compiled code between runs (GuestMemory::Write,
+// as a virtio device reports its writes): the page holds blocks, so the
+// write epoch moves and the next run decodes the new bytes.
+TEST_F(AsmTest, DeviceWriteIntoCompiledCodeIsSeen) {
+  auto code = Assemble(R"(
+  again:
+    xor ebx, ebx
+    mov edi, 300
+  next:
+    call f
+    add ebx, eax
+    dec edi
+    jnz next
+    hlt
+    jmp again
+    align 64
+  f:
+    mov eax, 5
+    ret)");
+  ASSERT_TRUE(code.ok()) << code.status();
+  ASSERT_TRUE(m_->LoadCode(*code).ok());
+  auto exit = m_->Run();
+  ASSERT_TRUE(exit.ok() && exit->kind == VcpuExit::Kind::kHalt);
+  EXPECT_EQ(m_->regs().rbx, 1500u);
+  const uint8_t f[] = {0xb8, 5, 0, 0, 0, 0xc3};
+  auto at = std::search(code->begin(), code->end(), std::begin(f), std::end(f));
+  ASSERT_NE(at, code->end());
+  const uint8_t seven = 7;
+  ASSERT_TRUE(m_->memory()
+                  .Write(GuestAddr(kCodeAddr + (at - code->begin()) + 1),
+                         absl::MakeConstSpan(&seven, 1))
+                  .ok());
+  exit = m_->Run();
+  ASSERT_TRUE(exit.ok() && exit->kind == VcpuExit::Kind::kHalt);
+  EXPECT_EQ(m_->regs().rbx, 2100u);
 }
 
 }  // namespace

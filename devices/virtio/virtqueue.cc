@@ -74,7 +74,9 @@ Virtqueue::Virtqueue(const GuestMemory& mem, const Layout& layout,
       event_idx_((features >> kVirtioRingFEventIdx) & 1),
       desc_(desc),
       avail_(avail),
-      used_(used) {}
+      used_(used),
+      used_addr_(layout.used),
+      popped_marks_(layout.size, 0) {}
 
 uint16_t Virtqueue::AvailIdx() const {
   return Load16(avail_.data() + kAvailIdx, __ATOMIC_ACQUIRE);
@@ -100,10 +102,14 @@ absl::StatusOr<bool> Virtqueue::Pop(DescriptorChain& chain) {
   }
   chain.Clear();
   chain.head = head;
+  // Loaded before the walk looks at the marks: a page marked during the
+  // walk moves it on.
+  const uint64_t marks = mem_->code_marks();
   if (absl::Status s = WalkTable(desc_, head, /*indirect=*/false, chain);
       !s.ok()) {
     return s;
   }
+  popped_marks_[head] = chain.writes_code ? 0 : marks;
   ++next_avail_;
   return true;
 }
@@ -188,6 +194,9 @@ absl::Status Virtqueue::MapBuffer(uint64_t addr, uint32_t len, bool writable,
     a += n;
     remaining -= n;
   }
+  if (writable && !chain.writes_code) {
+    chain.writes_code = mem_->HoldsCode(GuestAddr(addr), len);
+  }
   (writable ? chain.writable_bytes : chain.readable_bytes) += len;
   return absl::OkStatus();
 }
@@ -197,13 +206,26 @@ void Virtqueue::AddUsed(uint16_t head, uint32_t len) {
   Store32(elem, head);
   Store32(elem + 4, len);
   ++next_used_;
+  added_marks_ =
+      std::min(added_marks_, head < size_ ? popped_marks_[head] : uint64_t{0});
+}
+
+void Virtqueue::NoteWrites() {
+  // The device's writes happen before the marks are read; GuestMemory's
+  // MarkCodePage orders the other way round.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (added_marks_ < mem_->code_marks() ||
+      mem_->HoldsCode(used_addr_, used_.size())) {
+    mem_->NoteWrite();
+  }
+  added_marks_ = ~0ull;
 }
 
 bool Virtqueue::PublishUsed() {
   if (next_used_ == published_used_) return false;
   // The buffers and elements written so far are reported before the index
   // that exposes them (GuestMemory::NoteWrite).
-  mem_->NoteWrite();
+  NoteWrites();
   // Release: the elements written by AddUsed are visible before the index
   // that exposes them (§2.7.8.2).
   Store16(used_.data() + kUsedIdx, next_used_, __ATOMIC_RELEASE);
@@ -229,7 +251,7 @@ bool Virtqueue::EnableNotification() {
   } else {
     Store16(used_.data() + kUsedFlags, 0, __ATOMIC_RELAXED);
   }
-  mem_->NoteWrite();
+  mem_->NoteWrite(used_addr_, used_.size());
   std::atomic_thread_fence(std::memory_order_seq_cst);
   return AvailIdx() != next_avail_;
 }
@@ -244,7 +266,7 @@ void Virtqueue::DisableNotification() {
   } else {
     Store16(used_.data() + kUsedFlags, kVirtqUsedFNoNotify, __ATOMIC_RELAXED);
   }
-  mem_->NoteWrite();
+  mem_->NoteWrite(used_addr_, used_.size());
 }
 
 }  // namespace skiff::devices

@@ -96,12 +96,16 @@ struct DescriptorChain {
   // Buffer descriptors walked (entries of an indirect table included, the
   // descriptor pointing at the table not).
   uint32_t descriptors = 0;
+  // A device-writable buffer lies on a page holding decoded guest code
+  // (GuestMemory::HoldsCode) as the chain was popped.
+  bool writes_code = false;
 
   void Clear() {
     readable.clear();
     writable.clear();
     readable_bytes = writable_bytes = 0;
     descriptors = 0;
+    writes_code = false;
   }
 };
 
@@ -143,7 +147,10 @@ class Virtqueue {
   // Makes every element added since the last call visible to the driver
   // (release store of used->idx) and says whether the driver wants an
   // interrupt for them (avail->flags, or used_event under EVENT_IDX, §2.7.10).
-  // Returns false when nothing was added.
+  // Returns false when nothing was added. Before the index, it reports the
+  // writes into those chains' buffers and the ring to GuestMemory, which
+  // moves its write epoch only when they may have changed decoded code: a
+  // buffer on a marked page as it was popped, or any page marked since.
   bool PublishUsed();
 
   // Call when the ring looks empty, before going idle. Under EVENT_IDX it
@@ -174,6 +181,9 @@ class Virtqueue {
   absl::Status WalkTable(absl::Span<const uint8_t> table, uint16_t first,
                          bool indirect, DescriptorChain& chain) const;
 
+  // Reports this queue's writes since the last call (PublishUsed).
+  void NoteWrites();
+
   const GuestMemory* mem_;
   uint16_t size_;
   bool indirect_;
@@ -188,6 +198,12 @@ class Virtqueue {
   uint16_t next_used_ = 0;
   // used->idx as of the last PublishUsed (the "old" of vring_need_event).
   uint16_t published_used_ = 0;
+  GuestAddr used_addr_;
+  // Per head: GuestMemory::code_marks() as the chain was popped, or 0 when
+  // it writes to a page holding code; and the least of those for the heads
+  // added since the last PublishUsed (~0: none).
+  std::vector<uint64_t> popped_marks_;
+  uint64_t added_marks_ = ~0ull;
 };
 
 }  // namespace skiff::devices
