@@ -102,6 +102,10 @@ class GuestMemory {
   void NoteWrite() const {
     write_epoch_.fetch_add(1, std::memory_order_seq_cst);
   }
+  // The epoch itself, for code that polls it without a call (tcg/jit.h).
+  const std::atomic<uint64_t>* write_epoch_word() const {
+    return &write_epoch_;
+  }
   // As NoteWrite, for writes known to lie in [addr, addr + len): the epoch
   // moves only when a page there holds decoded code.
   void NoteWrite(GuestAddr addr, uint64_t len) const {

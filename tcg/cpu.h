@@ -273,6 +273,26 @@ class Cpu {
   void NoteCodeWrite(const uint8_t* p, int size) {
     if (p < code_hi && p + size > code_lo) ExitBlock();
   }
+  // Compiled blocks that jump into the next one (BlockJit::Chain) without
+  // the run loop. A chained jump is taken only while chain_gen equals the
+  // generation its patch was made under (the run loop starts a new one when
+  // the write epoch or the TLB epoch moved; kChainOff: none is taken), the
+  // write epoch (*write_epoch_word) still equals chain_epoch, neither
+  // *kick nor, with IF=1, *irq_flag is set, and chain_left (instructions
+  // the run may still retire) covers the next block. Chained blocks
+  // subtract their instructions from chain_left; the block the chain ended
+  // in is chain_block (nullptr: the first), entered at chain_rip. An exit
+  // that could be chained but was not leaves its patch record's offset in
+  // chain_exit (else 0) for the run loop to patch.
+  static constexpr uint32_t kChainOff = ~0u;
+  uint32_t chain_gen = kChainOff;
+  uint32_t chain_exit = 0;
+  uint64_t chain_epoch = 0;
+  uint64_t chain_left = 0;
+  const void* chain_block = nullptr;
+  uint64_t chain_rip = 0;
+  const std::atomic<uint64_t>* write_epoch_word = nullptr;
+  const std::atomic<bool>* irq_flag = nullptr;
   VcpuIo* io = nullptr;
   InterruptSource* irq = nullptr;
   // The machine's time base: RDTSC, IA32_TSC and the CPUID frequency
@@ -534,7 +554,12 @@ class Cpu {
   // Drops every mark (when the block cache empties).
   void ForgetCodePages();
   bool IsCodePage(uint64_t phys) const { return memory_.IsCodePage(phys); }
-  void NoteCodePageWrite() { memory_.NoteWrite(); }
+  // A write to a page holding blocks: they are checked again, and the
+  // running block (or chain of compiled blocks) ends after it.
+  void NoteCodePageWrite() {
+    memory_.NoteWrite();
+    ExitBlock();
+  }
   void FlushTlb(bool include_global);
   // The TLB's entries (the block compiler reads them from host code).
   const TlbEntry* tlb_entries() const { return tlb_.data(); }

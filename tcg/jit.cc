@@ -175,6 +175,21 @@ class Asm {
     OpM(false, 0x80, 7, m);
     Byte(v);
   }
+  // mov r, [rip + disp32] to be bound: returns the displacement's offset.
+  size_t LoadRip(bool w, int r) {
+    uint8_t rex = 0x40 | (w ? 8 : 0) | ((r & 8) ? 4 : 0);
+    if (rex != 0x40) Byte(rex);
+    Byte(0x8b);
+    Byte(static_cast<uint8_t>((r & 7) << 3 | 5));
+    U32(0);
+    return pos() - 4;
+  }
+  // mov dword [m], imm32: returns the immediate's offset.
+  size_t StoreImm32(Mem m, uint32_t v) {
+    OpM(false, 0xc7, 0, m);
+    U32(v);
+    return pos() - 4;
+  }
   void Bind(size_t disp_at, size_t target) {
     Patch32(disp_at, static_cast<uint32_t>(static_cast<int64_t>(target) -
                                            static_cast<int64_t>(disp_at + 4)));
@@ -186,7 +201,7 @@ class Asm {
   size_t n_ = 0;
 };
 
-constexpr uint8_t kCcE = 4, kCcNe = 5;
+constexpr uint8_t kCcB = 2, kCcE = 4, kCcNe = 5;
 
 // A list of at most N elements without allocation.
 template <typename T, size_t N>
@@ -210,7 +225,8 @@ constexpr int32_t kBias = 128;
 
 struct Layout {
   int32_t gpr, next_rip, block_end, lazy_res, lazy_a, lazy_b, lazy_aux, lazy_op,
-      tlb;
+      tlb, rflags, chain_gen, chain_exit, chain_epoch, chain_left, chain_block,
+      chain_rip, write_epoch_word, irq_flag, kick;
   explicit Layout(const Cpu& c) {
     const auto* base = reinterpret_cast<const char*>(&c) + kBias;
     auto off = [&](const void* p) {
@@ -225,6 +241,16 @@ struct Layout {
     lazy_aux = off(&c.s.lazy.aux);
     lazy_op = off(&c.s.lazy.op);
     tlb = off(c.tlb_entries());
+    rflags = off(&c.s.rflags);
+    chain_gen = off(&c.chain_gen);
+    chain_exit = off(&c.chain_exit);
+    chain_epoch = off(&c.chain_epoch);
+    chain_left = off(&c.chain_left);
+    chain_block = off(&c.chain_block);
+    chain_rip = off(&c.chain_rip);
+    write_epoch_word = off(&c.write_epoch_word);
+    irq_flag = off(&c.irq_flag);
+    kick = off(&c.kick);
   }
   Mem Gpr(int r) const { return {kBx, -1, gpr + 8 * r}; }
   Mem At(int32_t o) const { return {kBx, -1, o}; }
@@ -326,6 +352,7 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
   a.OpR(true, 0x8b, kR13, kDi);        // mov r13, rdi
   a.Lea(true, kBx, {kDi, -1, kBias});  // lea rbx, [rdi + bias]
   a.OpR(true, 0x8b, kR12, kSi);        // mov r12, rsi
+  prologue_ = a.pos();
 
   // Jumps to out-of-line code, bound after the block's main path.
   struct Exit {
@@ -409,8 +436,73 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
     a.StoreImm16(L.At(L.lazy_op), static_cast<uint16_t>(CcOf(op) | size << 8));
   };
 
+  // Chainable exits (BlockJit::Chain): each has a record after the code,
+  // which RIP-relative loads read and the unchained path names.
+  struct RecordRef {
+    size_t at;  // a displacement or immediate to bind
+    int record;
+    int field;  // offset in ChainRecord; -1: the record's code-space offset
+  };
+  FixedList<RecordRef, 5 * (Block::kMaxInsns + 1)> record_refs;
+  FixedList<size_t, Block::kMaxInsns + 1> record_jumps;  // chained jumps
+  // An exit after `count` instructions to the block's RIP + `toff`: tries
+  // the chained jump; otherwise stores next_rip, names the record, and
+  // returns `count` (through the epilogue at `epilogue`, or falling into
+  // it when that comes next: SIZE_MAX).
+  auto chain_exit = [&](int count, int32_t toff, size_t epilogue) {
+    const int rec = static_cast<int>(record_jumps.size());
+    FixedList<size_t, 6> unchained;
+    record_refs.push_back(
+        {a.LoadRip(false, kAx), rec, offsetof(ChainRecord, gen)});
+    a.AluRM(false, 7, kAx, L.At(L.chain_gen));  // cmp eax, [chain_gen]
+    unchained.push_back(a.Jcc(kCcNe));
+    record_refs.push_back(
+        {a.LoadRip(true, kAx), rec, offsetof(ChainRecord, rip)});
+    a.AluRR(true, 7, kAx, kR12);  // cmp rax, r12
+    unchained.push_back(a.Jcc(kCcNe));
+    a.Load(true, kAx, L.At(L.write_epoch_word));
+    a.Load(true, kAx, {kAx, -1, 0});
+    a.AluRM(true, 7, kAx, L.At(L.chain_epoch));
+    unchained.push_back(a.Jcc(kCcNe));
+    a.OpM(false, 0xf6, 0, L.At(L.rflags + 1));  // test byte [rflags+1], IF
+    a.Byte(static_cast<uint8_t>(kRflagsIf >> 8));
+    const size_t masked = a.Jcc(kCcE);
+    a.Load(true, kAx, L.At(L.irq_flag));
+    a.CmpByte({kAx, -1, 0}, 0);
+    unchained.push_back(a.Jcc(kCcNe));
+    a.Bind(masked, a.pos());
+    a.Load(true, kAx, L.At(L.kick));
+    a.CmpByte({kAx, -1, 0}, 0);
+    unchained.push_back(a.Jcc(kCcNe));
+    a.Load(true, kAx, L.At(L.chain_left));
+    a.AluRImm(true, 5, kAx, count);  // sub rax, count
+    record_refs.push_back(
+        {a.LoadRip(false, kDx), rec, offsetof(ChainRecord, ninsn)});
+    a.AluRR(true, 7, kAx, kDx);  // cmp rax, rdx
+    unchained.push_back(a.Jcc(kCcB));
+    a.Store(true, L.At(L.chain_left), kAx);
+    record_refs.push_back(
+        {a.LoadRip(true, kAx), rec, offsetof(ChainRecord, block)});
+    a.Store(true, L.At(L.chain_block), kAx);
+    a.Lea(true, kR12, {kR12, -1, toff});
+    // Unpatched, the jump goes to the int3 after it; the record's gen (0)
+    // never matches, so it is not reached.
+    record_jumps.push_back(a.Jmp());
+    a.Byte(0xcc);
+    for (size_t j : unchained) a.Bind(j, a.pos());
+    a.Lea(true, kAx, {kR12, -1, toff});
+    a.Store(true, L.At(L.next_rip), kAx);
+    record_refs.push_back({a.StoreImm32(L.At(L.chain_exit), 0), rec, -1});
+    a.MovImm(kAx, static_cast<uint64_t>(count) << 8);
+    if (epilogue != SIZE_MAX) a.Bind(a.Jmp(), epilogue);
+  };
+
   // Whether the last instruction stored c.next_rip.
   bool set_next = false;
+  // Whether the block's end can be chained (its last instruction is an
+  // inline form), to the block's RIP + end_toff.
+  bool end_chainable = false;
+  int64_t end_toff = 0;
   // Whether the host's arithmetic flags are the guest's (after an inline
   // ALU form, and only MOV and LEA forms since).
   bool host_flags = false;
@@ -425,6 +517,8 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         static_cast<int64_t>(end) + static_cast<int64_t>(i.imm);
     const bool near = target == static_cast<int32_t>(target);
     set_next = false;
+    end_chainable = f.kind != FastForm::kNone && f.kind != FastForm::kRet;
+    end_toff = end;
     const bool flags_before = host_flags;
     host_flags = false;
     switch (f.kind) {
@@ -540,6 +634,7 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         }
         call_handler(k, end);
         set_next = true;
+        end_chainable = false;
         break;
       case FastForm::kShiftImm: {
         // The record ShiftReg stores: CF the last bit out (the host's CF
@@ -574,24 +669,24 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         if (!near) {
           call_handler(k, end);
           set_next = true;
+          end_chainable = false;
           break;
         }
-        a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(target)});
-        a.Store(true, L.At(L.next_rip), kAx);
-        set_next = true;
+        end_toff = target;  // the exit stores next_rip
         break;
       case FastForm::kCallRel:
         if (!near) {
           call_handler(k, end);
           set_next = true;
+          end_chainable = false;
           break;
         }
+        // A stub's handler (a TLB miss on the push) sets next_rip to the
+        // same target.
         push_slot(k);
         a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(end)});
         a.Store(true, {kDx, -1, 0}, kAx);
-        a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(target)});
-        a.Store(true, L.At(L.next_rip), kAx);
-        set_next = true;
+        end_toff = target;
         break;
       case FastForm::kRet:
         a.Load(true, kAx, L.Gpr(kRsp));
@@ -619,12 +714,17 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
       stubs[t].resume = a.pos();
     }
   }
-  if (!set_next) {
-    a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(ends[n - 1])});
-    a.Store(true, L.At(L.next_rip), kAx);
+  if (end_chainable) {
+    chain_exit(n, static_cast<int32_t>(end_toff), SIZE_MAX);
+  } else {
+    if (!set_next) {
+      a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(ends[n - 1])});
+      a.Store(true, L.At(L.next_rip), kAx);
+    }
+    a.MovImm(kAx, static_cast<uint64_t>(n) << 8);
   }
-  a.MovImm(kAx, static_cast<uint64_t>(n) << 8);
   const size_t epilogue = a.pos();
+  a.Store(true, L.At(L.chain_rip), kR12);
   a.Pop(kR13);
   a.Pop(kR12);
   a.Pop(kBx);
@@ -639,10 +739,7 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
   }
   for (const Exit& e : taken) {
     a.Bind(e.from, a.pos());
-    a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(e.resume)});
-    a.Store(true, L.At(L.next_rip), kAx);
-    a.MovImm(kAx, static_cast<uint64_t>(e.k + 1) << 8);
-    a.Bind(a.Jmp(), epilogue);
+    chain_exit(e.k + 1, static_cast<int32_t>(e.resume), epilogue);
   }
   for (const Exit& e : exit_status) {
     a.Bind(e.from, a.pos());
@@ -656,12 +753,50 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
     a.Bind(a.Jmp(), epilogue);
   }
 
+  // The chain records, 8-aligned.
+  while (a.pos() % 8 != 0) a.Byte(0xcc);
+  const size_t records = a.pos();
+  for (size_t j : record_jumps) {
+    const ChainRecord r = {.gen = 0,
+                           .ninsn = 0,
+                           .rip = 0,
+                           .block = 0,
+                           .jump = static_cast<uint32_t>(used_ + j),
+                           .unused = 0};
+    for (size_t k = 0; k < sizeof r; ++k) {
+      a.Byte(reinterpret_cast<const uint8_t*>(&r)[k]);
+    }
+  }
+  for (const RecordRef& r : record_refs) {
+    const size_t at = records + sizeof(ChainRecord) * r.record;
+    if (r.field < 0) {
+      a.Patch32(r.at, static_cast<uint32_t>(used_ + at));
+    } else {
+      a.Bind(r.at, at + static_cast<size_t>(r.field));
+    }
+  }
+
   if (!a.fits()) {
     used_ = kCodeBytes;  // full until Reset
     return nullptr;
   }
   used_ = std::min(kCodeBytes, used_ + ((a.pos() + 15) & ~size_t{15}));
   return reinterpret_cast<Fn>(const_cast<uint8_t*>(rx_at));
+}
+
+void BlockJit::Chain(uint32_t record, uint32_t gen, uint64_t rip,
+                     const Block& to) {
+  ChainRecord r;
+  std::memcpy(&r, rw_ + record, sizeof r);
+  r.ninsn = to.ninsn;
+  r.rip = rip;
+  r.block = reinterpret_cast<uintptr_t>(&to);
+  const int64_t target = static_cast<int64_t>((to.native & ~15u) + prologue_);
+  const auto rel =
+      static_cast<int32_t>(target - static_cast<int64_t>(r.jump + 4));
+  std::memcpy(rw_ + r.jump, &rel, 4);
+  r.gen = gen;
+  std::memcpy(rw_ + record, &r, sizeof r);
 }
 
 }  // namespace skiff::tcg

@@ -14,6 +14,12 @@
 // executable at another (never both), made before the seccomp filter. It
 // empties with the block cache.
 //
+// An exit whose target is known when compiling (a taken inline Jcc, JMP or
+// CALL rel32, or the fall-through after an inline form) can be chained:
+// once the block it reaches is compiled, the run loop patches the exit to
+// jump straight into that block's code (Chain), under the checks that
+// Cpu::chain_gen describes.
+//
 //   BlockJit jit;
 //   if (!jit.Map()) ...;  // before the seccomp filter
 //   BlockJit::Fn f = jit.Compile(cpu, block, cpu.s.cpl);  // nullptr: full
@@ -38,7 +44,7 @@ class BlockJit {
   // go on) and how many instructions ran (the stopping one included).
   using Fn = uint64_t (*)(Cpu* c, uint64_t rip);
 
-  static constexpr size_t kCodeBytes = 1u << 20;
+  static constexpr size_t kCodeBytes = 4u << 20;
 
   BlockJit() = default;
   ~BlockJit() { Unmap(); }
@@ -58,17 +64,43 @@ class BlockJit {
   // Host code for `b` at CPL `cpl` (its TLB tags), or nullptr when the
   // code space is full until the next Reset.
   Fn Compile(const Cpu& c, const Block& b, int cpl);
-  // Forgets all code (the block cache emptied).
-  void Reset() { used_ = 0; }
+  // Makes the chainable exit whose patch record is at `record`
+  // (Cpu::chain_exit) jump straight into `to`'s compiled code from now on,
+  // while Cpu::chain_gen is `gen` and the block it leaves runs at `rip`.
+  // The caller checked that `to` is current and compiled for the CPL, and
+  // that its RIP passes Runs().
+  void Chain(uint32_t record, uint32_t gen, uint64_t rip, const Block& to);
+  // Forgets all code (the block cache emptied, or the code space is full):
+  // code compiled before belongs to an older generation().
+  void Reset() {
+    used_ = 0;
+    ++generation_;
+  }
+  uint32_t generation() const { return generation_; }
   uint32_t OffsetOf(Fn f) const {
     return static_cast<uint32_t>(reinterpret_cast<const uint8_t*>(f) - rx_);
   }
   Fn At(uint32_t offset) const { return reinterpret_cast<Fn>(rx_ + offset); }
 
  private:
+  // After a block's code, one per chainable exit: what its chained jump
+  // checks, and where that jump's displacement is (code-space offsets).
+  struct ChainRecord {
+    uint32_t gen;    // Cpu::chain_gen when patched; 0 until then
+    uint32_t ninsn;  // the target block's instructions
+    uint64_t rip;    // the RIP of the block the exit leaves
+    uint64_t block;  // the target Block
+    uint32_t jump;   // the rel32 of the chained jump
+    uint32_t unused;
+  };
+  static_assert(sizeof(ChainRecord) == 32);
+
   uint8_t* rw_ = nullptr;
   uint8_t* rx_ = nullptr;
   size_t used_ = 0;
+  // Bytes of every block's prologue: a chained jump lands after it.
+  size_t prologue_ = 0;
+  uint32_t generation_ = 1;
 };
 
 }  // namespace skiff::tcg

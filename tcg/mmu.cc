@@ -83,6 +83,7 @@ void Cpu::FlushTlb(bool include_global) {
   if (include_global || nonglobal_link_) {
     ++tlb_epoch_;
     nonglobal_link_ = false;
+    ExitBlock();  // no chained jump under the old translations
   }
   // Empties the entry at `idx` unless it is a global one that stays, which
   // goes on the global list.
@@ -118,6 +119,7 @@ void Cpu::FlushTlbPage(uint64_t lin) {
   fetch_tag_ = ~0ull;
   ++tlb_epoch_;
   nonglobal_link_ = false;
+  ExitBlock();
   TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];
   if (e.page() == (lin & ~0xfffull)) e = TlbEntry();
 }

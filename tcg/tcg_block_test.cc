@@ -1349,5 +1349,134 @@ TEST_F(AsmTest, DeviceWriteIntoCompiledCodeIsSeen) {
   EXPECT_EQ(m_->regs().rbx, 2100u);
 }
 
+// ---- Chained compiled blocks (BlockJit::Chain) ---------------------------
+
+// The loop below runs from compiled block to compiled block through
+// chained jumps (inline JMP and JNZ) without returning to the run loop: a
+// kick must still stop it.
+TEST_F(AsmTest, KickStopsChainedBlocks) {
+  auto code = Assemble(R"(
+    mov ecx, 0xffffffff       ; seconds of looping
+  l:
+    dec ecx
+    jmp m
+  m:
+    jnz l
+    hlt)");
+  ASSERT_TRUE(code.ok());
+  ASSERT_TRUE(m_->LoadCode(*code).ok());
+  std::thread kicker([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    m_->vcpu().Kick();
+  });
+  VcpuExit e = *m_->Run();
+  kicker.join();
+  EXPECT_EQ(e.kind, Kind::kInterrupted);
+  EXPECT_GT(m_->regs().rcx, 0u);
+}
+
+// One physical page of code at two linear addresses, each followed by a
+// different page: the jump at its end reaches a different block through
+// each alias, so a chained jump made through one must not be taken when
+// the block runs through the other.
+TEST_F(AsmTest, ChainedJumpHoldsOnlyForTheAddressItWasMadeAt) {
+  const uint8_t jump[] = {0xe9, 0xfb, 0x0f, 0, 0};  // jmp $ + 0x1000
+  const uint8_t one[] = {0xb8, 1, 0, 0, 0, 0xc3};   // mov eax, 1; ret
+  const uint8_t two[] = {0xb8, 2, 0, 0, 0, 0xc3};   // mov eax, 2; ret
+  ASSERT_TRUE(m_->memory().Write(GuestAddr(0x33000), jump).ok());
+  ASSERT_TRUE(m_->memory().Write(GuestAddr(0x34000), one).ok());
+  ASSERT_TRUE(m_->memory().Write(GuestAddr(0x35000), two).ok());
+  m_->SetPte(0x40000, 0x33000 | 7);
+  m_->SetPte(0x41000, 0x34000 | 7);
+  m_->SetPte(0x50000, 0x33000 | 7);
+  m_->SetPte(0x51000, 0x35000 | 7);
+  Regs r = RunToHalt(R"(
+    xor ebx, ebx
+    mov edi, 4
+  a:
+    mov eax, 0x40000
+    call rax
+    add ebx, eax
+    dec edi
+    jnz a
+    mov edi, 4
+  b:
+    mov eax, 0x50000
+    call rax
+    add ebx, eax
+    dec edi
+    jnz b
+    hlt)");
+  EXPECT_EQ(r.rbx, 4u * 1 + 4u * 2);
+}
+
+// Another thread rewrites code that the loop reaches through chained jumps
+// only (as a device's DMA would): the jump after the write must see the
+// moved write epoch and leave for the run loop, which decodes the new
+// bytes.
+TEST_F(AsmTest, CodeWrittenByAnotherThreadEndsChainedJumps) {
+  auto code = Assemble(R"(
+    mov esi, 0x20000          ; kDataAddr: +0 stop flag, +8 last eax
+  top:
+    cmp dword [rsi], 0
+    jne done
+    jmp f
+  back:
+    mov [rsi + 8], rax
+    jmp top
+  done:
+    hlt
+    align 64
+  f:
+    mov eax, 5
+    jmp back)");
+  ASSERT_TRUE(code.ok());
+  const uint8_t f[] = {0xb8, 5, 0, 0, 0};
+  auto at = std::search(code->begin(), code->end(), std::begin(f), std::end(f));
+  ASSERT_NE(at, code->end());
+  const uint64_t imm = kCodeAddr + (at - code->begin()) + 1;
+  m_->Write64(kDataAddr, 0);
+  ASSERT_TRUE(m_->LoadCode(*code).ok());
+  std::thread writer([this, imm] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const uint8_t seven = 7;
+    ASSERT_TRUE(m_->memory()
+                    .Write(GuestAddr(imm), absl::MakeConstSpan(&seven, 1))
+                    .ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const uint8_t stop = 1;
+    ASSERT_TRUE(m_->memory()
+                    .Write(GuestAddr(kDataAddr), absl::MakeConstSpan(&stop, 1))
+                    .ok());
+  });
+  VcpuExit e = *m_->Run();
+  writer.join();
+  EXPECT_EQ(e.kind, Kind::kHalt);
+  EXPECT_EQ(m_->Read64(kDataAddr + 8), 7u);
+}
+
+// A block reached through a chained jump rewrites one of its own later
+// instructions: the write must end it there, as it ends a block the run
+// loop entered.
+TEST_F(AsmTest, ChainedBlockRewritingItselfRunsTheNewCode) {
+  Regs r = RunToHalt(R"(
+    xor ebx, ebx
+    mov edi, 300
+  a:
+    dec edi
+    jmp b
+  b:
+    cmp edi, 1
+    jne c
+    mov byte [rel c + 1], 7
+  c:
+    mov eax, 5
+    add ebx, eax
+    test edi, edi
+    jnz a
+    hlt)");
+  EXPECT_EQ(r.rbx, 298u * 5 + 2u * 7);
+}
+
 }  // namespace
 }  // namespace skiff::tcg::testing

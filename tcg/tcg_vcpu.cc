@@ -255,7 +255,10 @@ const Block* TcgVcpu::FindBlock(const Block* prev, uint64_t context,
       jit_.Reset();
     }
     // An unmarked page would take writes without a report.
-    if (writes_reported_ && !c.MarkCodePage(phys)) writes_reported_ = false;
+    if (writes_reported_ && !c.MarkCodePage(phys)) {
+      writes_reported_ = false;
+      c.chain_gen = Cpu::kChainOff;
+    }
   }
   // A Build that emptied the cache killed `prev`.
   if (prev != nullptr && generation == blocks_.generation()) {
@@ -271,6 +274,7 @@ void TcgVcpu::SetJitThreshold(uint32_t threshold) {
     return;
   }
   jit_threshold_ = kJitOff;
+  cpu_.chain_gen = Cpu::kChainOff;
   blocks_.Clear();  // no block keeps code that goes away
   cpu_.ForgetCodePages();
   jit_.Unmap();
@@ -279,10 +283,25 @@ void TcgVcpu::SetJitThreshold(uint32_t threshold) {
 void TcgVcpu::Compile(const Block& b) {
   BlockJit::Fn f = jit_.Compile(cpu_, b, cpu_.s.cpl);
   if (f == nullptr) {
-    b.runs = 0;  // the code space is full until the block cache empties
-    return;
+    // The code space is full: start it over. The blocks stay; the hot ones
+    // are compiled again as they next run (their counts are past the
+    // threshold). A generation that wrapped round to one some block still
+    // holds empties the cache as well.
+    jit_.Reset();
+    if (jit_.generation() == 0) {
+      blocks_.Clear();
+      cpu_.ForgetCodePages();
+      jit_.Reset();
+      return;
+    }
+    f = jit_.Compile(cpu_, b, cpu_.s.cpl);
+    if (f == nullptr) {
+      b.runs = 0;
+      return;
+    }
   }
   b.native = jit_.OffsetOf(f) | (cpu_.s.cpl == 3 ? 2 : 0) | 1;
+  b.native_gen = jit_.generation();
 }
 
 // The hot loop: block after block while nothing needs the run loop (kick,
@@ -309,8 +328,28 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
     irq_flag = c.irq->pending_flag();
     if (irq_flag == nullptr) irq_flag = &kAsk;
   }
+  // Compiled blocks jump into each other (BlockJit::Chain) except under
+  // --icount, whose limit a device access may lower inside a block.
+  const bool chaining =
+      jit_threshold_ != kJitOff && writes_reported_ && icount_ == nullptr;
+  c.irq_flag = irq_flag;
+  c.write_epoch_word = c.memory().write_epoch_word();
+  if (!chaining) c.chain_gen = Cpu::kChainOff;
+  // The exit of the last compiled block that could be chained to the next
+  // one (its record, the RIP it ran at, and the cache generation).
+  uint32_t chain_record = 0;
+  uint64_t chain_from = 0;
+  uint64_t chain_generation = 0;
   for (;;) {
     const uint64_t epoch = CheckEpoch();
+    if (chaining && (c.chain_gen == Cpu::kChainOff || epoch != c.chain_epoch ||
+                     c.tlb_epoch() != chain_tlb_epoch_)) {
+      // Every patch made so far may be stale: start a generation.
+      if (++chain_gens_ == Cpu::kChainOff) chain_gens_ = 1;
+      c.chain_gen = chain_gens_;
+      c.chain_epoch = epoch;
+      chain_tlb_epoch_ = c.tlb_epoch();
+    }
     if (b == nullptr || !BlockCache::Current(*b, host, epoch)) {
       b = nullptr;
       const bool linkable = prev != nullptr && s.code_bits == 64;
@@ -327,9 +366,19 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
         if (b == nullptr) return 0;
       }
     }
+    if (chain_record != 0) {
+      // The previous block's exit led here: patch it to jump straight in.
+      const uint32_t native = Native(*b);
+      if (chaining && native != 0 && s.code_bits == 64 &&
+          (native & 2) == (s.cpl == 3 ? 2u : 0u) && BlockJit::Runs(rip) &&
+          chain_generation == jit_.generation()) {
+        jit_.Chain(chain_record, c.chain_gen, chain_from, *b);
+      }
+      chain_record = 0;
+    }
     prev = b;
-    const uint64_t start = rip;
-    const Insn* const first = b->insns();
+    uint64_t start = rip;
+    const Insn* first = b->insns();
     const Insn* in = first;
     const Insn* end = in + b->ninsn;
     // Re-read each block: a device access (--icount) may lower it.
@@ -340,22 +389,42 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
     c.code_hi = host + b->nbytes;
     c.block_end = reinterpret_cast<uintptr_t>(end);
     ExecStatus st;
+    bool chained = false;
     if (s.code_bits == 64) {
       const uint32_t cpl_bit = s.cpl == 3 ? 2 : 0;
-      if (b->native == 0 && ++b->runs >= jit_threshold_ && writes_reported_) {
+      if (Native(*b) == 0 && ++b->runs >= jit_threshold_ && writes_reported_) {
         Compile(*b);
       }
-      if (b->native != 0 && (b->native & 2) == cpl_bit &&
-          end == first + b->ninsn && writes_reported_ && BlockJit::Runs(rip)) {
-        const uint64_t r = jit_.At(b->native & ~15u)(&c, rip);
+      const uint32_t native = Native(*b);
+      if (native != 0 && (native & 2) == cpl_bit && end == first + b->ninsn &&
+          writes_reported_ && BlockJit::Runs(rip)) {
+        const uint64_t left = limit_ - retired_;
+        c.chain_left = left;
+        c.chain_block = nullptr;
+        c.chain_exit = 0;
+        const uint64_t r = jit_.At(native & ~15u)(&c, rip);
+        if (c.chain_block != nullptr) {
+          // It ended in a block it jumped to: go on from that one.
+          retired_ += left - c.chain_left;
+          b = static_cast<const Block*>(c.chain_block);
+          prev = b;
+          first = b->insns();
+          start = c.chain_rip;
+          chained = true;
+        }
         const unsigned count = static_cast<unsigned>(r >> 8);
         in = first + count;
         st = static_cast<ExecStatus>(r & 0xff);
         if (st == ExecStatus::kNext) {
           rip = c.next_rip;
+          if (c.chain_exit != 0) {
+            chain_record = c.chain_exit;
+            chain_from = start;
+            chain_generation = jit_.generation();
+          }
         } else {
           // The stopping instruction's address, as ExecBlock leaves it.
-          uint64_t at = rip;
+          uint64_t at = start;
           for (unsigned k = 0; k + 1 < count; ++k) at += first[k].len;
           s.rip = at;
         }
@@ -389,7 +458,10 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
     // relative branch ran last (the block's last instruction, or a taken
     // Jcc that left it early: nothing else can leave mid-block with RIP at
     // the block's start), so the translation and mode are unchanged.
-    if (!((b->branch_end || ended_early) && rip == start)) b = nullptr;
+    // (A chain's last block was entered at a host address not at hand.)
+    if (chained || !((b->branch_end || ended_early) && rip == start)) {
+      b = nullptr;
+    }
   }
 }
 

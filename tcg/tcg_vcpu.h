@@ -191,7 +191,16 @@ class TcgVcpu : public VcpuBackend {
   static constexpr uint32_t kJitOff = 1u << 16;  // more than Block::runs holds
   void SetJitThreshold(uint32_t threshold);
   BlockJit jit_;
+  // A block's compiled code (Block::native), or 0 when it has none in the
+  // code space's current generation.
+  uint32_t Native(const Block& b) const {
+    return b.native_gen == jit_.generation() ? b.native : 0;
+  }
   uint32_t jit_threshold_ = kJitOff;
+  // The last chain generation started (Cpu::chain_gen), and the TLB epoch
+  // it holds for.
+  uint32_t chain_gens_ = 0;
+  uint64_t chain_tlb_epoch_ = 0;
   Insn scratch_;  // decode target for instructions not served by the cache
   MonotonicGuestClock own_clock_;
   static constexpr uint64_t kDeterministicEntropySeed = 0x736b696666;
