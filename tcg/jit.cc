@@ -24,11 +24,13 @@ enum Reg : int {
   kR13 = 13,
 };
 
-// A memory operand: base + index + disp (index -1: none; scale 1).
+// A memory operand: base + (index << scale) + disp (base -1: none, then
+// a 32-bit displacement; index -1: none).
 struct Mem {
   int base;
   int index;
   int32_t disp;
+  int scale = 0;
 };
 
 // Just the x86-64 encodings the translator uses.
@@ -60,9 +62,15 @@ class Asm {
   void OpM(bool w, uint32_t opcode, int reg, Mem m) {
     uint8_t rex = 0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0) |
                   (m.index >= 0 && (m.index & 8) ? 2 : 0) |
-                  ((m.base & 8) ? 1 : 0);
+                  (m.base >= 0 && (m.base & 8) ? 1 : 0);
     if (rex != 0x40) Byte(rex);
     Opcode(opcode);
+    if (m.base < 0) {  // SIB without a base: [index << scale + disp32]
+      Byte(static_cast<uint8_t>((reg & 7) << 3 | 4));
+      Byte(static_cast<uint8_t>(m.scale << 6 | (m.index & 7) << 3 | 5));
+      U32(static_cast<uint32_t>(m.disp));
+      return;
+    }
     const bool sib = m.index >= 0 || (m.base & 7) == kSp;
     int mod;
     if (m.disp == 0 && (m.base & 7) != 5) {
@@ -75,7 +83,8 @@ class Asm {
     Byte(static_cast<uint8_t>(mod << 6 | (reg & 7) << 3 |
                               (sib ? 4 : m.base & 7)));
     if (sib) {
-      Byte(static_cast<uint8_t>((m.index >= 0 ? (m.index & 7) : 4) << 3 |
+      Byte(static_cast<uint8_t>(m.scale << 6 |
+                                (m.index >= 0 ? (m.index & 7) : 4) << 3 |
                                 (m.base & 7)));
     }
     if (mod == 1) Byte(static_cast<uint8_t>(m.disp));
@@ -210,7 +219,7 @@ constexpr int32_t kBias = 128;
 
 struct Layout {
   int32_t gpr, next_rip, block_end, lazy_res, lazy_a, lazy_b, lazy_aux, lazy_op,
-      tlb;
+      tlb, seg_base;
   explicit Layout(const Cpu& c) {
     const auto* base = reinterpret_cast<const char*>(&c) + kBias;
     auto off = [&](const void* p) {
@@ -225,8 +234,19 @@ struct Layout {
     lazy_aux = off(&c.s.lazy.aux);
     lazy_op = off(&c.s.lazy.op);
     tlb = off(c.tlb_entries());
+    seg_base = off(&c.s.seg[0].base);
   }
   Mem Gpr(int r) const { return {kBx, -1, gpr + 8 * r}; }
+  // A register operand of `size` bytes: byte registers 4..7 are AH..BH
+  // without REX.
+  Mem Reg(int r, int size, bool rex) const {
+    if (size == 1 && !rex && r >= 4 && r < 8)
+      return {kBx, -1, gpr + 8 * (r - 4) + 1};
+    return Gpr(r);
+  }
+  Mem SegBase(int seg) const {
+    return {kBx, -1, seg_base + seg * static_cast<int32_t>(sizeof(Segment))};
+  }
   Mem At(int32_t o) const { return {kBx, -1, o}; }
 };
 static_assert(offsetof(LazyFlags, size) == offsetof(LazyFlags, op) + 1);
@@ -385,12 +405,69 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         {kBx, kCx, L.tlb + static_cast<int32_t>(offsetof(TlbEntry, addend))});
     a.AluRR(true, 0, kDx, kAx);  // add rdx, rax
   };
-  // rdx = the host address of `size` bytes at [base + disp] (kEaBase).
-  auto base_disp = [&](int k, int size, AccessKind kind) {
+  // rax = the linear address of insn k's memory operand as Ea64 of its
+  // form computes it (for kEaSeg: the segment base plus Cpu::EffAddr with
+  // 64-bit addressing). Changes no flags, so that LEA keeps the host's.
+  auto address = [&](int k) {
     const Insn& i = insns[k];
-    a.Load(true, kAx, L.Gpr(i.base));
-    if (i.disp != 0) a.Lea(true, kAx, {kAx, -1, i.disp});
+    if (i.rip_rel) {  // the decoder leaves no base or index with it
+      const int64_t d = static_cast<int64_t>(ends[k]) + i.disp;
+      if (d == static_cast<int32_t>(d)) {
+        a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(d)});
+      } else {
+        a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(ends[k])});
+        a.Lea(true, kAx, {kAx, -1, i.disp});
+      }
+    } else {
+      const int base = i.base != 0xff ? i.base : -1;
+      const int index = i.index != 0xff ? i.index : -1;
+      if (index >= 0) a.Load(true, kCx, L.Gpr(index));
+      if (base >= 0) a.Load(true, kAx, L.Gpr(base));
+      if (index >= 0) {
+        a.Lea(true, kAx, {base >= 0 ? kAx : -1, kCx, i.disp, i.scale});
+      } else if (base < 0) {
+        a.MovImm(kAx, static_cast<uint64_t>(static_cast<int64_t>(i.disp)));
+      } else if (i.disp != 0) {
+        a.Lea(true, kAx, {kAx, -1, i.disp});
+      }
+    }
+    if (form[k].ea == kEaSeg) {
+      a.Load(true, kCx, L.SegBase(i.seg));
+      a.Lea(true, kAx, {kAx, kCx, 0});
+    }
+  };
+  // rdx = the host address of `size` bytes of insn k's memory operand.
+  auto mem = [&](int k, int size, AccessKind kind) {
+    address(k);
     tlb(k, size, kind);
+  };
+  // host = `size` bytes at `m`, zero-extended.
+  auto load_zx = [&](int host, int size, Mem m) {
+    if (size == 1) {
+      a.OpM(false, 0x0fb6, host, m);
+    } else if (size == 2) {
+      a.OpM(false, 0x0fb7, host, m);
+    } else {
+      a.Load(size == 8, host, m);
+    }
+  };
+  // `size` bytes at `m` = the low bytes of host (rax, rcx or rdx).
+  auto store_sized = [&](Mem m, int size, int host) {
+    if (size == 1) {
+      a.OpM(false, 0x88, host, m);
+    } else {
+      if (size == 2) a.Byte(0x66);
+      a.Store(size == 8, m, host);
+    }
+  };
+  // Guest register r of `size` bytes as x86 reads and writes it: a 32-bit
+  // write zero-extends (host holds the zero-extended value), 8- and 16-bit
+  // writes keep the other bits.
+  auto get = [&](int host, int r, int size, bool rex) {
+    load_zx(host, size, L.Reg(r, size, rex));
+  };
+  auto put = [&](int r, int size, bool rex, int host) {
+    store_sized(L.Reg(r, size, rex), size >= 4 ? 8 : size, host);
   };
   // rdx = the host address of the stack slot a push writes, RSP lowered.
   auto push_slot = [&](int k) {
@@ -483,20 +560,20 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         break;
       }
       case FastForm::kLea:
-        a.Load(true, kAx, L.Gpr(i.base));
-        a.Lea(w, kAx, {kAx, -1, i.disp});
+        address(k);
+        if (!w) a.OpR(false, 0x8b, kAx, kAx);  // mov eax, eax
         a.Store(true, L.Gpr(i.reg), kAx);
         host_flags = flags_before;
         break;
       case FastForm::kLoad:
-        base_disp(k, f.size, kAccRead);
-        a.Load(w, kAx, {kDx, -1, 0});
-        a.Store(true, L.Gpr(i.reg), kAx);
+        mem(k, f.size, kAccRead);
+        load_zx(kAx, f.size, {kDx, -1, 0});
+        put(i.reg, f.size, i.rex, kAx);
         break;
       case FastForm::kLoadExt: {
         const int bytes = f.op & 3;
         const bool sign = f.op & 4;
-        base_disp(k, bytes, kAccRead);
+        mem(k, bytes, kAccRead);
         // movzx eax / movsx eax or rax, byte or word [rdx]
         a.OpM(sign && w,
               sign ? (bytes == 1 ? 0x0fbe : 0x0fbf)
@@ -506,9 +583,9 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         break;
       }
       case FastForm::kStore:
-        base_disp(k, f.size, kAccWrite);
-        a.Load(true, kAx, L.Gpr(i.reg));
-        a.Store(w, {kDx, -1, 0}, kAx);
+        mem(k, f.size, kAccWrite);
+        get(kAx, i.reg, f.size, i.rex);
+        store_sized({kDx, -1, 0}, f.size, kAx);
         break;
       case FastForm::kPush:
         push_slot(k);

@@ -39,8 +39,15 @@ bool EndsBlock(const Insn& i);
 // block only when taken (Cpu::ExitBlock), so a block may go on past it.
 bool JccContinuesBlock(const Insn& i, int code_bits);
 
+// How a specialised handler forms a memory operand's linear address (64-bit
+// code, 64-bit addressing): base + disp, RIP + disp (RIP the instruction's
+// end), any base and index << scale + disp, or any of those (Cpu::EffAddr)
+// plus the FS or GS base.
+enum EaForm : uint8_t { kEaBase, kEaRip, kEaGeneric, kEaSeg };
+
 // What a specialised handler does, for the block compiler (tcg/jit.h),
-// which translates these forms into host code of the same effect.
+// which translates these forms into host code of the same effect. [mem] is
+// the memory operand as `ea` forms it.
 struct FastForm {
   enum Kind : uint8_t {
     kNone,
@@ -53,11 +60,11 @@ struct FastForm {
     kMovRRm,     // reg = rm
     kMovRegImm,  // reg = imm
     kMovRmImm,   // rm = imm
-    kLoad,       // reg = [base + disp] (64-bit code, 64-bit addressing)
-    kStore,      // [base + disp] = reg
-    kLea,        // reg = base + disp
+    kLoad,       // reg = [mem]
+    kStore,      // [mem] = reg
+    kLea,        // reg = the address of [mem] (no segment base)
     kShiftImm,   // rm(register) shifted by imm (op: 4 SHL, 5 SHR, 7 SAR)
-    kLoadExt,    // MOVZX/MOVSX reg, [base + disp] (op: bytes read | 4 signed)
+    kLoadExt,    // MOVZX/MOVSX reg, [mem] (op: bytes read | 4 signed)
     kPush,       // PUSH reg (64-bit)
     kPop,        // POP reg (64-bit)
     kJcc,        // Jcc rel (64-bit; op: the condition)
@@ -68,6 +75,7 @@ struct FastForm {
   Kind kind = kNone;
   uint8_t op = 0;
   uint8_t size = 0;
+  EaForm ea = kEaBase;
 };
 // For a handler: the one that runs its instruction alone (for a fused
 // pair's first, FuseWithJcc, the unfused handler; else itself) and the
