@@ -264,6 +264,14 @@ bool SetsAllFlags(FastForm::Kind k) {
          k == K::kAluAccImm || k == K::kTestRR || k == K::kShiftImm;
 }
 
+// Whether the next form after k that is not Transparent is a Jcc.
+bool JccNext(const FastForm* form, int k, int n) {
+  for (int j = k + 1; j < n; ++j) {
+    if (!Transparent(form[j].kind)) return form[j].kind == FastForm::kJcc;
+  }
+  return false;
+}
+
 CcOp CcOf(int op) {
   switch (op) {
     case 0:
@@ -469,6 +477,15 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
   auto put = [&](int r, int size, bool rex, int host) {
     store_sized(L.Reg(r, size, rex), size >= 4 ? 8 : size, host);
   };
+  // The host ALU op (ModRM.reg encoding) on the low `size` bytes; a 32-bit
+  // op zero-extends dst, an 8-bit one keeps its other bits.
+  auto alu = [&](int size, int op, int dst, int src) {
+    if (size == 1) {
+      a.OpR(false, static_cast<uint32_t>(op << 3 | 2), dst, src);
+    } else {
+      a.AluRR(size == 8, op, dst, src);
+    }
+  };
   // rdx = the host address of the stack slot a push writes, RSP lowered.
   auto push_slot = [&](int k) {
     a.Load(true, kAx, L.Gpr(kRsp));
@@ -504,6 +521,9 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
     set_next = false;
     const bool flags_before = host_flags;
     host_flags = false;
+    // Where this instruction's stubs go on after the handler: after it,
+    // unless a form sets this.
+    size_t resume = 0;
     switch (f.kind) {
       case FastForm::kAluRmR:
       case FastForm::kAluRRm:
@@ -518,23 +538,60 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         } else {
           dst = i.rm;
         }
-        a.Load(w, kAx, L.Gpr(dst));
+        get(kAx, dst, f.size, i.rex);
         if (f.kind == FastForm::kAluRmR || f.kind == FastForm::kTestRR) {
-          a.Load(w, kDx, L.Gpr(i.reg));
+          get(kDx, i.reg, f.size, i.rex);
         } else if (f.kind == FastForm::kAluRRm) {
-          a.Load(w, kDx, L.Gpr(i.rm));
+          get(kDx, i.rm, f.size, i.rex);
         } else {
-          a.MovImm(kDx, w ? i.imm : (i.imm & 0xffffffffull));
+          a.MovImm(kDx, i.imm & SizeMask(f.size));
         }
         a.OpR(true, 0x8b, kCx, kAx);  // mov rcx, rax
         const int op = f.kind == FastForm::kTestRR ? 4 : f.op;
-        // The host op on the low `size` bytes; a 32-bit op zero-extends.
-        a.AluRR(w, op == 7 ? 5 : op, kCx, kDx);
+        alu(f.size, op == 7 ? 5 : op, kCx, kDx);
         lazy(k, f.size, op);
         if (op != 7 && f.kind != FastForm::kTestRR) {
-          a.Store(true, L.Gpr(dst), kCx);
+          put(dst, f.size, i.rex, kCx);
         }
         host_flags = true;
+        break;
+      }
+      case FastForm::kAluRMem:
+      case FastForm::kCmpMemR:
+      case FastForm::kCmpMemImm: {
+        // rax = a, rdx = b (masked to the size), as AluRMem and AluMem
+        // pass them to AluOp.
+        mem(k, f.size, kAccRead);
+        if (f.kind == FastForm::kAluRMem) {
+          load_zx(kDx, f.size, {kDx, -1, 0});
+          get(kAx, i.reg, f.size, i.rex);
+        } else {
+          load_zx(kAx, f.size, {kDx, -1, 0});
+          if (f.kind == FastForm::kCmpMemR) {
+            get(kDx, i.reg, f.size, i.rex);
+          } else {
+            a.MovImm(kDx, i.imm & SizeMask(f.size));
+          }
+        }
+        a.OpR(true, 0x8b, kCx, kAx);  // mov rcx, rax
+        const int host_op = f.op == 7 ? 5 : f.op;
+        alu(f.size, host_op, kCx, kDx);
+        lazy(k, f.size, f.op);
+        if (f.kind == FastForm::kAluRMem && f.op != 7) {
+          put(i.reg, f.size, i.rex, kCx);
+        }
+        if (JccNext(form, k, n)) {
+          // After the stub's handler the host flags come from the record
+          // it stored: the same operation on the same operands.
+          const size_t over = a.Jmp();
+          resume = a.pos();
+          a.Load(true, kAx, L.At(L.lazy_a));
+          a.Load(true, kDx, L.At(L.lazy_b));
+          a.OpR(true, 0x8b, kCx, kAx);  // mov rcx, rax
+          alu(f.size, host_op, kCx, kDx);
+          a.Bind(over, a.pos());
+          host_flags = true;
+        }
         break;
       }
       case FastForm::kMovRmR:
@@ -604,6 +661,7 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
       case FastForm::kJcc:
         if (near && flags_before) {
           taken.push_back({k, a.Jcc(f.op), static_cast<size_t>(target)});
+          host_flags = true;  // not taken: unchanged
           break;
         }
         if (near && (f.op == 4 || f.op == 5)) {
@@ -693,7 +751,7 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
     }
     // A stub's handler call stands for the whole instruction.
     for (size_t t = first_stub; t < stubs.size(); ++t) {
-      stubs[t].resume = a.pos();
+      stubs[t].resume = resume != 0 ? resume : a.pos();
     }
   }
   if (!set_next) {

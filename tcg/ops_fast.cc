@@ -1315,6 +1315,7 @@ absl::flat_hash_map<Handler, FastForm> TranslatedForms() {
     m[s8 ? ShiftRegImm<5, 8> : ShiftRegImm<5, 4>] = {K::kShiftImm, 5, sz};
     m[s8 ? ShiftRegImm<7, 8> : ShiftRegImm<7, 4>] = {K::kShiftImm, 7, sz};
   }
+  m[TestRR8] = {K::kTestRR, 4, 1};
   // Memory operands in each addressing form Specialize gives them.
   const auto memory = [&]<int kEa>() {
     constexpr auto ea = static_cast<EaForm>(kEa);
@@ -1326,6 +1327,13 @@ absl::flat_hash_map<Handler, FastForm> TranslatedForms() {
     m[MovStore<2, kEa>] = {K::kStore, 0, 2, ea};
     m[MovStore<4, kEa>] = {K::kStore, 0, 4, ea};
     m[MovStore<8, kEa>] = {K::kStore, 0, 8, ea};
+    for (int size : {1, 4, 8}) {
+      const uint8_t sz = static_cast<uint8_t>(size);
+      for (int op : {0, 1, 4, 5, 6, 7}) {
+        m[PickAluMemSized<AluRMemBind<kEa>::template F>(op, size)] = {
+            K::kAluRMem, static_cast<uint8_t>(op), sz, ea};
+      }
+    }
     if constexpr (kEa != kEaSeg) {
       m[Lea64<4, kEa>] = {K::kLea, 0, 4, ea};
       m[Lea64<8, kEa>] = {K::kLea, 0, 8, ea};
@@ -1338,6 +1346,19 @@ absl::flat_hash_map<Handler, FastForm> TranslatedForms() {
       m[ExtendMem<true, 1, 8, kEa>] = {K::kLoadExt, 1 | 4, 8, ea};
       m[ExtendMem<true, 2, 4, kEa>] = {K::kLoadExt, 2 | 4, 4, ea};
       m[ExtendMem<true, 2, 8, kEa>] = {K::kLoadExt, 2 | 4, 8, ea};
+      // CMP and TEST that only read memory.
+      m[AluMem<7, 1, kEa, false>] = {K::kCmpMemR, 7, 1, ea};
+      m[AluMem<7, 4, kEa, false>] = {K::kCmpMemR, 7, 4, ea};
+      m[AluMem<7, 8, kEa, false>] = {K::kCmpMemR, 7, 8, ea};
+      m[TestMem<1, kEa>] = {K::kCmpMemR, 4, 1, ea};
+      m[TestMem<4, kEa>] = {K::kCmpMemR, 4, 4, ea};
+      m[TestMem<8, kEa>] = {K::kCmpMemR, 4, 8, ea};
+      m[AluMem<7, 1, kEa, true>] = {K::kCmpMemImm, 7, 1, ea};
+      m[AluMem<7, 4, kEa, true>] = {K::kCmpMemImm, 7, 4, ea};
+      m[AluMem<7, 8, kEa, true>] = {K::kCmpMemImm, 7, 8, ea};
+      m[TestMemImm<1, kEa>] = {K::kCmpMemImm, 4, 1, ea};
+      m[TestMemImm<4, kEa>] = {K::kCmpMemImm, 4, 4, ea};
+      m[TestMemImm<8, kEa>] = {K::kCmpMemImm, 4, 8, ea};
     }
   };
   memory.template operator()<kEaBase>();

@@ -55,7 +55,7 @@ struct FastForm {
     kAluRRm,     // reg op= rm(register)
     kAluRmImm,   // rm(register) op= imm
     kAluAccImm,  // rax op= imm
-    kTestRR,     // flags of rm & reg
+    kTestRR,     // flags of rm & reg (bytes: AH..BH without REX)
     kMovRmR,     // rm = reg
     kMovRRm,     // reg = rm
     kMovRegImm,  // reg = imm
@@ -65,6 +65,9 @@ struct FastForm {
     kLea,        // reg = the address of [mem] (no segment base)
     kShiftImm,   // rm(register) shifted by imm (op: 4 SHL, 5 SHR, 7 SAR)
     kLoadExt,    // MOVZX/MOVSX reg, [mem] (op: bytes read | 4 signed)
+    kAluRMem,    // reg op= [mem]
+    kCmpMemR,    // flags of [mem] op reg, memory only read (op: 7 CMP, 4 TEST)
+    kCmpMemImm,  // flags of [mem] op imm (op: 7 CMP, 4 TEST)
     kPush,       // PUSH reg (64-bit)
     kPop,        // POP reg (64-bit)
     kJcc,        // Jcc rel (64-bit; op: the condition)
