@@ -594,6 +594,32 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         }
         break;
       }
+      case FastForm::kIncDec: {
+        // CF stays the previous record's: from the host's flags, which INC
+        // and DEC keep too; otherwise the handler works it out.
+        if (!flags_before) {
+          call_handler(k, end);
+          set_next = true;
+          break;
+        }
+        a.Load(w, kAx, L.Gpr(i.rm));
+        a.OpR(true, 0x8b, kCx, kAx);  // mov rcx, rax
+        a.OpR(w, 0xff, f.op, kCx);    // inc/dec rcx or ecx
+        if (!flags_dead[k]) {
+          a.OpR(false, 0x0f92, 0, kDx);    // setc dl
+          a.OpR(false, 0x0fb6, kDx, kDx);  // movzx edx, dl
+          a.Store(true, L.At(L.lazy_res), kCx);
+          a.Store(true, L.At(L.lazy_a), kAx);
+          a.StoreImm64(L.At(L.lazy_b), 1);
+          a.Store(true, L.At(L.lazy_aux), kDx);
+          a.StoreImm16(
+              L.At(L.lazy_op),
+              static_cast<uint16_t>((f.op ? kCcDec : kCcInc) | f.size << 8));
+        }
+        a.Store(true, L.Gpr(i.rm), kCx);
+        host_flags = true;
+        break;
+      }
       case FastForm::kMovRmR:
       case FastForm::kMovRRm: {
         const int src = f.kind == FastForm::kMovRmR ? i.reg : i.rm;

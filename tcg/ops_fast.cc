@@ -1314,6 +1314,10 @@ absl::flat_hash_map<Handler, FastForm> TranslatedForms() {
     m[s8 ? ShiftRegImm<4, 8> : ShiftRegImm<4, 4>] = {K::kShiftImm, 4, sz};
     m[s8 ? ShiftRegImm<5, 8> : ShiftRegImm<5, 4>] = {K::kShiftImm, 5, sz};
     m[s8 ? ShiftRegImm<7, 8> : ShiftRegImm<7, 4>] = {K::kShiftImm, 7, sz};
+    m[s8 ? IncDecReg<false, 8, true> : IncDecReg<false, 4, true>] = {K::kIncDec,
+                                                                     0, sz};
+    m[s8 ? IncDecReg<true, 8, true> : IncDecReg<true, 4, true>] = {K::kIncDec,
+                                                                   1, sz};
   }
   m[TestRR8] = {K::kTestRR, 4, 1};
   // Memory operands in each addressing form Specialize gives them.

@@ -68,6 +68,7 @@ struct FastForm {
     kAluRMem,    // reg op= [mem]
     kCmpMemR,    // flags of [mem] op reg, memory only read (op: 7 CMP, 4 TEST)
     kCmpMemImm,  // flags of [mem] op imm (op: 7 CMP, 4 TEST)
+    kIncDec,     // INC/DEC rm(register) (op: 0 INC, 1 DEC)
     kPush,       // PUSH reg (64-bit)
     kPop,        // POP reg (64-bit)
     kJcc,        // Jcc rel (64-bit; op: the condition)
