@@ -558,24 +558,34 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
       }
       case FastForm::kAluRMem:
       case FastForm::kCmpMemR:
-      case FastForm::kCmpMemImm: {
-        // rax = a, rdx = b (masked to the size), as AluRMem and AluMem
-        // pass them to AluOp.
-        mem(k, f.size, kAccRead);
+      case FastForm::kCmpMemImm:
+      case FastForm::kAluMemR:
+      case FastForm::kAluMemImm: {
+        // rax = a, b (masked to the size) in rdx, or in r8 where rdx keeps
+        // the host address for the write, as AluRMem and AluMem pass them
+        // to AluOp.
+        const bool rmw =
+            f.kind == FastForm::kAluMemR || f.kind == FastForm::kAluMemImm;
+        const int b = rmw ? 8 : kDx;
+        mem(k, f.size, rmw ? kAccWrite : kAccRead);
         if (f.kind == FastForm::kAluRMem) {
           load_zx(kDx, f.size, {kDx, -1, 0});
           get(kAx, i.reg, f.size, i.rex);
         } else {
           load_zx(kAx, f.size, {kDx, -1, 0});
-          if (f.kind == FastForm::kCmpMemR) {
-            get(kDx, i.reg, f.size, i.rex);
+          if (f.kind == FastForm::kCmpMemR || f.kind == FastForm::kAluMemR) {
+            get(b, i.reg, f.size, i.rex);
           } else {
-            a.MovImm(kDx, i.imm & SizeMask(f.size));
+            a.MovImm(b, i.imm & SizeMask(f.size));
           }
         }
         a.OpR(true, 0x8b, kCx, kAx);  // mov rcx, rax
         const int host_op = f.op == 7 ? 5 : f.op;
-        alu(f.size, host_op, kCx, kDx);
+        alu(f.size, host_op, kCx, b);
+        if (rmw) {
+          store_sized({kDx, -1, 0}, f.size, kCx);
+          a.OpR(true, 0x8b, kDx, 8);  // mov rdx, r8
+        }
         lazy(k, f.size, f.op);
         if (f.kind == FastForm::kAluRMem && f.op != 7) {
           put(i.reg, f.size, i.rex, kCx);

@@ -1363,6 +1363,17 @@ absl::flat_hash_map<Handler, FastForm> TranslatedForms() {
       m[TestMemImm<1, kEa>] = {K::kCmpMemImm, 4, 1, ea};
       m[TestMemImm<4, kEa>] = {K::kCmpMemImm, 4, 4, ea};
       m[TestMemImm<8, kEa>] = {K::kCmpMemImm, 4, 8, ea};
+      // Read-modify-write: through a TLB entry that allows writing.
+      for (int size : {1, 4, 8}) {
+        const uint8_t sz = static_cast<uint8_t>(size);
+        for (int op : {0, 1, 4, 5, 6}) {
+          const uint8_t o = static_cast<uint8_t>(op);
+          m[PickAluMemSized<AluMemBind<kEa, false>::template F>(op, size)] = {
+              K::kAluMemR, o, sz, ea};
+          m[PickAluMemSized<AluMemBind<kEa, true>::template F>(op, size)] = {
+              K::kAluMemImm, o, sz, ea};
+        }
+      }
     }
   };
   memory.template operator()<kEaBase>();

@@ -68,6 +68,8 @@ struct FastForm {
     kAluRMem,    // reg op= [mem]
     kCmpMemR,    // flags of [mem] op reg, memory only read (op: 7 CMP, 4 TEST)
     kCmpMemImm,  // flags of [mem] op imm (op: 7 CMP, 4 TEST)
+    kAluMemR,    // [mem] op= reg (not CMP)
+    kAluMemImm,  // [mem] op= imm (not CMP)
     kIncDec,     // INC/DEC rm(register) (op: 0 INC, 1 DEC)
     kPush,       // PUSH reg (64-bit)
     kPop,        // POP reg (64-bit)

@@ -839,6 +839,8 @@ TEST_F(AsmTest, CompiledMemoryFormsMatchGenericHandlers) {
     mov qword [rbp + 0x50], 0     ; the same start for each run
     mov qword [rbp + 0x58], 0
     mov qword [rbp + 0x60], -1
+    mov qword [rbp + 0x70], 0
+    mov qword [rbp + 0x78], 0
     mov rax, 0x8081828384858687
     mov [rbp + 0x40], rax
     mov rax, 0x0102030405f6f7f8
@@ -1008,6 +1010,10 @@ TEST_F(AsmTest, CompiledMemoryFormsMatchGenericHandlers) {
       "test [rbp + 0x47], ah",
       "cmp rcx, [{page} + 32]",
       "sub ecx, [rbp + 0x44]",
+      "add [rbp + 0xffe], ecx",
+      "sub qword [rbp + 0x70], 0x7f",
+      "and byte [rbp + 0x70], cl",
+      "xor [rbp + 0x78], rcx",
       "cmp ecx, 0x40000000\ninc ecx",
       "cmp ecx, 0x40000000\ndec ecx",
       "add rcx, 0x7fffffff\ndec rcx",
