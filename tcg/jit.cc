@@ -24,11 +24,13 @@ enum Reg : int {
   kR13 = 13,
 };
 
-// A memory operand: base + index + disp (index -1: none; scale 1).
+// A memory operand: base + (index << scale) + disp (base -1: none, then
+// a 32-bit displacement; index -1: none).
 struct Mem {
   int base;
   int index;
   int32_t disp;
+  int scale = 0;
 };
 
 // Just the x86-64 encodings the translator uses.
@@ -60,9 +62,15 @@ class Asm {
   void OpM(bool w, uint32_t opcode, int reg, Mem m) {
     uint8_t rex = 0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0) |
                   (m.index >= 0 && (m.index & 8) ? 2 : 0) |
-                  ((m.base & 8) ? 1 : 0);
+                  (m.base >= 0 && (m.base & 8) ? 1 : 0);
     if (rex != 0x40) Byte(rex);
     Opcode(opcode);
+    if (m.base < 0) {  // SIB without a base: [index << scale + disp32]
+      Byte(static_cast<uint8_t>((reg & 7) << 3 | 4));
+      Byte(static_cast<uint8_t>(m.scale << 6 | (m.index & 7) << 3 | 5));
+      U32(static_cast<uint32_t>(m.disp));
+      return;
+    }
     const bool sib = m.index >= 0 || (m.base & 7) == kSp;
     int mod;
     if (m.disp == 0 && (m.base & 7) != 5) {
@@ -75,7 +83,8 @@ class Asm {
     Byte(static_cast<uint8_t>(mod << 6 | (reg & 7) << 3 |
                               (sib ? 4 : m.base & 7)));
     if (sib) {
-      Byte(static_cast<uint8_t>((m.index >= 0 ? (m.index & 7) : 4) << 3 |
+      Byte(static_cast<uint8_t>(m.scale << 6 |
+                                (m.index >= 0 ? (m.index & 7) : 4) << 3 |
                                 (m.base & 7)));
     }
     if (mod == 1) Byte(static_cast<uint8_t>(m.disp));
@@ -225,8 +234,8 @@ constexpr int32_t kBias = 128;
 
 struct Layout {
   int32_t gpr, next_rip, block_end, lazy_res, lazy_a, lazy_b, lazy_aux, lazy_op,
-      tlb, rflags, chain_gen, chain_exit, chain_epoch, chain_left, chain_block,
-      chain_rip, write_epoch_word, irq_flag, kick;
+      tlb, seg_base, rflags, chain_gen, chain_exit, chain_epoch, chain_left,
+      chain_block, chain_rip, write_epoch_word, irq_flag, kick;
   explicit Layout(const Cpu& c) {
     const auto* base = reinterpret_cast<const char*>(&c) + kBias;
     auto off = [&](const void* p) {
@@ -241,6 +250,7 @@ struct Layout {
     lazy_aux = off(&c.s.lazy.aux);
     lazy_op = off(&c.s.lazy.op);
     tlb = off(c.tlb_entries());
+    seg_base = off(&c.s.seg[0].base);
     rflags = off(&c.s.rflags);
     chain_gen = off(&c.chain_gen);
     chain_exit = off(&c.chain_exit);
@@ -253,6 +263,16 @@ struct Layout {
     kick = off(&c.kick);
   }
   Mem Gpr(int r) const { return {kBx, -1, gpr + 8 * r}; }
+  // A register operand of `size` bytes: byte registers 4..7 are AH..BH
+  // without REX.
+  Mem Reg(int r, int size, bool rex) const {
+    if (size == 1 && !rex && r >= 4 && r < 8)
+      return {kBx, -1, gpr + 8 * (r - 4) + 1};
+    return Gpr(r);
+  }
+  Mem SegBase(int seg) const {
+    return {kBx, -1, seg_base + seg * static_cast<int32_t>(sizeof(Segment))};
+  }
   Mem At(int32_t o) const { return {kBx, -1, o}; }
 };
 static_assert(offsetof(LazyFlags, size) == offsetof(LazyFlags, op) + 1);
@@ -268,6 +288,14 @@ bool SetsAllFlags(FastForm::Kind k) {
   using K = FastForm::Kind;
   return k == K::kAluRmR || k == K::kAluRRm || k == K::kAluRmImm ||
          k == K::kAluAccImm || k == K::kTestRR || k == K::kShiftImm;
+}
+
+// Whether the next form after k that is not Transparent is a Jcc.
+bool JccNext(const FastForm* form, int k, int n) {
+  for (int j = k + 1; j < n; ++j) {
+    if (!Transparent(form[j].kind)) return form[j].kind == FastForm::kJcc;
+  }
+  return false;
 }
 
 CcOp CcOf(int op) {
@@ -412,12 +440,78 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         {kBx, kCx, L.tlb + static_cast<int32_t>(offsetof(TlbEntry, addend))});
     a.AluRR(true, 0, kDx, kAx);  // add rdx, rax
   };
-  // rdx = the host address of `size` bytes at [base + disp] (kEaBase).
-  auto base_disp = [&](int k, int size, AccessKind kind) {
+  // rax = the linear address of insn k's memory operand as Ea64 of its
+  // form computes it (for kEaSeg: the segment base plus Cpu::EffAddr with
+  // 64-bit addressing). Changes no flags, so that LEA keeps the host's.
+  auto address = [&](int k) {
     const Insn& i = insns[k];
-    a.Load(true, kAx, L.Gpr(i.base));
-    if (i.disp != 0) a.Lea(true, kAx, {kAx, -1, i.disp});
+    if (i.rip_rel) {  // the decoder leaves no base or index with it
+      const int64_t d = static_cast<int64_t>(ends[k]) + i.disp;
+      if (d == static_cast<int32_t>(d)) {
+        a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(d)});
+      } else {
+        a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(ends[k])});
+        a.Lea(true, kAx, {kAx, -1, i.disp});
+      }
+    } else {
+      const int base = i.base != 0xff ? i.base : -1;
+      const int index = i.index != 0xff ? i.index : -1;
+      if (index >= 0) a.Load(true, kCx, L.Gpr(index));
+      if (base >= 0) a.Load(true, kAx, L.Gpr(base));
+      if (index >= 0) {
+        a.Lea(true, kAx, {base >= 0 ? kAx : -1, kCx, i.disp, i.scale});
+      } else if (base < 0) {
+        a.MovImm(kAx, static_cast<uint64_t>(static_cast<int64_t>(i.disp)));
+      } else if (i.disp != 0) {
+        a.Lea(true, kAx, {kAx, -1, i.disp});
+      }
+    }
+    if (form[k].ea == kEaSeg) {
+      a.Load(true, kCx, L.SegBase(i.seg));
+      a.Lea(true, kAx, {kAx, kCx, 0});
+    }
+  };
+  // rdx = the host address of `size` bytes of insn k's memory operand.
+  auto mem = [&](int k, int size, AccessKind kind) {
+    address(k);
     tlb(k, size, kind);
+  };
+  // host = `size` bytes at `m`, zero-extended.
+  auto load_zx = [&](int host, int size, Mem m) {
+    if (size == 1) {
+      a.OpM(false, 0x0fb6, host, m);
+    } else if (size == 2) {
+      a.OpM(false, 0x0fb7, host, m);
+    } else {
+      a.Load(size == 8, host, m);
+    }
+  };
+  // `size` bytes at `m` = the low bytes of host (rax, rcx or rdx).
+  auto store_sized = [&](Mem m, int size, int host) {
+    if (size == 1) {
+      a.OpM(false, 0x88, host, m);
+    } else {
+      if (size == 2) a.Byte(0x66);
+      a.Store(size == 8, m, host);
+    }
+  };
+  // Guest register r of `size` bytes as x86 reads and writes it: a 32-bit
+  // write zero-extends (host holds the zero-extended value), 8- and 16-bit
+  // writes keep the other bits.
+  auto get = [&](int host, int r, int size, bool rex) {
+    load_zx(host, size, L.Reg(r, size, rex));
+  };
+  auto put = [&](int r, int size, bool rex, int host) {
+    store_sized(L.Reg(r, size, rex), size >= 4 ? 8 : size, host);
+  };
+  // The host ALU op (ModRM.reg encoding) on the low `size` bytes; a 32-bit
+  // op zero-extends dst, an 8-bit one keeps its other bits.
+  auto alu = [&](int size, int op, int dst, int src) {
+    if (size == 1) {
+      a.OpR(false, static_cast<uint32_t>(op << 3 | 2), dst, src);
+    } else {
+      a.AluRR(size == 8, op, dst, src);
+    }
   };
   // rdx = the host address of the stack slot a push writes, RSP lowered.
   auto push_slot = [&](int k) {
@@ -521,6 +615,9 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
     end_toff = end;
     const bool flags_before = host_flags;
     host_flags = false;
+    // Where this instruction's stubs go on after the handler: after it,
+    // unless a form sets this.
+    size_t resume = 0;
     switch (f.kind) {
       case FastForm::kAluRmR:
       case FastForm::kAluRRm:
@@ -535,22 +632,96 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         } else {
           dst = i.rm;
         }
-        a.Load(w, kAx, L.Gpr(dst));
+        get(kAx, dst, f.size, i.rex);
         if (f.kind == FastForm::kAluRmR || f.kind == FastForm::kTestRR) {
-          a.Load(w, kDx, L.Gpr(i.reg));
+          get(kDx, i.reg, f.size, i.rex);
         } else if (f.kind == FastForm::kAluRRm) {
-          a.Load(w, kDx, L.Gpr(i.rm));
+          get(kDx, i.rm, f.size, i.rex);
         } else {
-          a.MovImm(kDx, w ? i.imm : (i.imm & 0xffffffffull));
+          a.MovImm(kDx, i.imm & SizeMask(f.size));
         }
         a.OpR(true, 0x8b, kCx, kAx);  // mov rcx, rax
         const int op = f.kind == FastForm::kTestRR ? 4 : f.op;
-        // The host op on the low `size` bytes; a 32-bit op zero-extends.
-        a.AluRR(w, op == 7 ? 5 : op, kCx, kDx);
+        alu(f.size, op == 7 ? 5 : op, kCx, kDx);
         lazy(k, f.size, op);
         if (op != 7 && f.kind != FastForm::kTestRR) {
-          a.Store(true, L.Gpr(dst), kCx);
+          put(dst, f.size, i.rex, kCx);
         }
+        host_flags = true;
+        break;
+      }
+      case FastForm::kAluRMem:
+      case FastForm::kCmpMemR:
+      case FastForm::kCmpMemImm:
+      case FastForm::kAluMemR:
+      case FastForm::kAluMemImm: {
+        // rax = a, b (masked to the size) in rdx, or in r8 where rdx keeps
+        // the host address for the write, as AluRMem and AluMem pass them
+        // to AluOp.
+        const bool rmw =
+            f.kind == FastForm::kAluMemR || f.kind == FastForm::kAluMemImm;
+        const int b = rmw ? 8 : kDx;
+        mem(k, f.size, rmw ? kAccWrite : kAccRead);
+        if (f.kind == FastForm::kAluRMem) {
+          load_zx(kDx, f.size, {kDx, -1, 0});
+          get(kAx, i.reg, f.size, i.rex);
+        } else {
+          load_zx(kAx, f.size, {kDx, -1, 0});
+          if (f.kind == FastForm::kCmpMemR || f.kind == FastForm::kAluMemR) {
+            get(b, i.reg, f.size, i.rex);
+          } else {
+            a.MovImm(b, i.imm & SizeMask(f.size));
+          }
+        }
+        a.OpR(true, 0x8b, kCx, kAx);  // mov rcx, rax
+        const int host_op = f.op == 7 ? 5 : f.op;
+        alu(f.size, host_op, kCx, b);
+        if (rmw) {
+          store_sized({kDx, -1, 0}, f.size, kCx);
+          a.OpR(true, 0x8b, kDx, 8);  // mov rdx, r8
+        }
+        lazy(k, f.size, f.op);
+        if (f.kind == FastForm::kAluRMem && f.op != 7) {
+          put(i.reg, f.size, i.rex, kCx);
+        }
+        if (JccNext(form, k, n)) {
+          // After the stub's handler the host flags come from the record
+          // it stored: the same operation on the same operands.
+          const size_t over = a.Jmp();
+          resume = a.pos();
+          a.Load(true, kAx, L.At(L.lazy_a));
+          a.Load(true, kDx, L.At(L.lazy_b));
+          a.OpR(true, 0x8b, kCx, kAx);  // mov rcx, rax
+          alu(f.size, host_op, kCx, kDx);
+          a.Bind(over, a.pos());
+          host_flags = true;
+        }
+        break;
+      }
+      case FastForm::kIncDec: {
+        // CF stays the previous record's: from the host's flags, which INC
+        // and DEC keep too; otherwise the handler works it out.
+        if (!flags_before) {
+          call_handler(k, end);
+          set_next = true;
+          end_chainable = false;
+          break;
+        }
+        a.Load(w, kAx, L.Gpr(i.rm));
+        a.OpR(true, 0x8b, kCx, kAx);  // mov rcx, rax
+        a.OpR(w, 0xff, f.op, kCx);    // inc/dec rcx or ecx
+        if (!flags_dead[k]) {
+          a.OpR(false, 0x0f92, 0, kDx);    // setc dl
+          a.OpR(false, 0x0fb6, kDx, kDx);  // movzx edx, dl
+          a.Store(true, L.At(L.lazy_res), kCx);
+          a.Store(true, L.At(L.lazy_a), kAx);
+          a.StoreImm64(L.At(L.lazy_b), 1);
+          a.Store(true, L.At(L.lazy_aux), kDx);
+          a.StoreImm16(
+              L.At(L.lazy_op),
+              static_cast<uint16_t>((f.op ? kCcDec : kCcInc) | f.size << 8));
+        }
+        a.Store(true, L.Gpr(i.rm), kCx);
         host_flags = true;
         break;
       }
@@ -577,20 +748,20 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         break;
       }
       case FastForm::kLea:
-        a.Load(true, kAx, L.Gpr(i.base));
-        a.Lea(w, kAx, {kAx, -1, i.disp});
+        address(k);
+        if (!w) a.OpR(false, 0x8b, kAx, kAx);  // mov eax, eax
         a.Store(true, L.Gpr(i.reg), kAx);
         host_flags = flags_before;
         break;
       case FastForm::kLoad:
-        base_disp(k, f.size, kAccRead);
-        a.Load(w, kAx, {kDx, -1, 0});
-        a.Store(true, L.Gpr(i.reg), kAx);
+        mem(k, f.size, kAccRead);
+        load_zx(kAx, f.size, {kDx, -1, 0});
+        put(i.reg, f.size, i.rex, kAx);
         break;
       case FastForm::kLoadExt: {
         const int bytes = f.op & 3;
         const bool sign = f.op & 4;
-        base_disp(k, bytes, kAccRead);
+        mem(k, bytes, kAccRead);
         // movzx eax / movsx eax or rax, byte or word [rdx]
         a.OpM(sign && w,
               sign ? (bytes == 1 ? 0x0fbe : 0x0fbf)
@@ -600,9 +771,9 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         break;
       }
       case FastForm::kStore:
-        base_disp(k, f.size, kAccWrite);
-        a.Load(true, kAx, L.Gpr(i.reg));
-        a.Store(w, {kDx, -1, 0}, kAx);
+        mem(k, f.size, kAccWrite);
+        get(kAx, i.reg, f.size, i.rex);
+        store_sized({kDx, -1, 0}, f.size, kAx);
         break;
       case FastForm::kPush:
         push_slot(k);
@@ -621,6 +792,7 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
       case FastForm::kJcc:
         if (near && flags_before) {
           taken.push_back({k, a.Jcc(f.op), static_cast<size_t>(target)});
+          host_flags = true;  // not taken: unchanged
           break;
         }
         if (near && (f.op == 4 || f.op == 5)) {
@@ -711,7 +883,7 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
     }
     // A stub's handler call stands for the whole instruction.
     for (size_t t = first_stub; t < stubs.size(); ++t) {
-      stubs[t].resume = a.pos();
+      stubs[t].resume = resume != 0 ? resume : a.pos();
     }
   }
   if (end_chainable) {

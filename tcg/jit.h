@@ -2,9 +2,9 @@
 //
 // A block that has run often enough is compiled into one host function.
 // The common instruction forms (FastForm in ops_fast.h: register moves and
-// ALU operations, LEA, loads and stores through the TLB, PUSH/POP, JMP,
-// CALL, RET and Jcc) become host instructions of the same effect, lazy-flag
-// record included; everything
+// ALU operations, LEA, loads, stores and ALU operations with memory through
+// the TLB, PUSH/POP, JMP, CALL, RET and Jcc) become host instructions of
+// the same effect, lazy-flag record included; everything
 // else, and every TLB miss, calls the instruction's own handler, so that
 // faults, MMIO and page walks keep the interpreter's code. Lazy-flag
 // records that the next instruction replaces before anything could read

@@ -344,8 +344,8 @@ ExecStatus Cbw(Cpu& c, const Insn&) {
 // and 64-bit addressing: the linear address is the effective address, plus
 // the segment base for FS and GS (kEaSeg).
 
-// kEaSeg: any addressing form relative to FS or GS, whose base is added.
-enum EaForm { kEaBase, kEaRip, kEaGeneric, kEaSeg };
+// EaForm (ops_fast.h): kEaSeg is any addressing form relative to FS or GS,
+// whose base is added.
 
 template <int kEa>
 inline uint64_t Ea64(const Cpu& c, const Insn& i) {
@@ -1311,22 +1311,75 @@ absl::flat_hash_map<Handler, FastForm> TranslatedForms() {
     m[s8 ? MovRRmReg<8> : MovRRmReg<4>] = {K::kMovRRm, 0, sz};
     m[s8 ? MovRegImm<8> : MovRegImm<4>] = {K::kMovRegImm, 0, sz};
     m[s8 ? MovRmImmReg<8> : MovRmImmReg<4>] = {K::kMovRmImm, 0, sz};
-    m[s8 ? MovLoad<8, kEaBase> : MovLoad<4, kEaBase>] = {K::kLoad, 0, sz};
-    m[s8 ? MovStore<8, kEaBase> : MovStore<4, kEaBase>] = {K::kStore, 0, sz};
-    m[s8 ? Lea64<8, kEaBase> : Lea64<4, kEaBase>] = {K::kLea, 0, sz};
     m[s8 ? ShiftRegImm<4, 8> : ShiftRegImm<4, 4>] = {K::kShiftImm, 4, sz};
     m[s8 ? ShiftRegImm<5, 8> : ShiftRegImm<5, 4>] = {K::kShiftImm, 5, sz};
     m[s8 ? ShiftRegImm<7, 8> : ShiftRegImm<7, 4>] = {K::kShiftImm, 7, sz};
-    // MOVZX/MOVSX loads: op is the bytes read, | 4 when signed.
-    m[s8 ? ExtendMem<false, 1, 8, kEaBase> : ExtendMem<false, 1, 4, kEaBase>] =
-        {K::kLoadExt, 1, sz};
-    m[s8 ? ExtendMem<false, 2, 8, kEaBase> : ExtendMem<false, 2, 4, kEaBase>] =
-        {K::kLoadExt, 2, sz};
-    m[s8 ? ExtendMem<true, 1, 8, kEaBase> : ExtendMem<true, 1, 4, kEaBase>] = {
-        K::kLoadExt, 1 | 4, sz};
-    m[s8 ? ExtendMem<true, 2, 8, kEaBase> : ExtendMem<true, 2, 4, kEaBase>] = {
-        K::kLoadExt, 2 | 4, sz};
+    m[s8 ? IncDecReg<false, 8, true> : IncDecReg<false, 4, true>] = {K::kIncDec,
+                                                                     0, sz};
+    m[s8 ? IncDecReg<true, 8, true> : IncDecReg<true, 4, true>] = {K::kIncDec,
+                                                                   1, sz};
   }
+  m[TestRR8] = {K::kTestRR, 4, 1};
+  // Memory operands in each addressing form Specialize gives them.
+  const auto memory = [&]<int kEa>() {
+    constexpr auto ea = static_cast<EaForm>(kEa);
+    m[MovLoad<1, kEa>] = {K::kLoad, 0, 1, ea};
+    m[MovLoad<2, kEa>] = {K::kLoad, 0, 2, ea};
+    m[MovLoad<4, kEa>] = {K::kLoad, 0, 4, ea};
+    m[MovLoad<8, kEa>] = {K::kLoad, 0, 8, ea};
+    m[MovStore<1, kEa>] = {K::kStore, 0, 1, ea};
+    m[MovStore<2, kEa>] = {K::kStore, 0, 2, ea};
+    m[MovStore<4, kEa>] = {K::kStore, 0, 4, ea};
+    m[MovStore<8, kEa>] = {K::kStore, 0, 8, ea};
+    for (int size : {1, 4, 8}) {
+      const uint8_t sz = static_cast<uint8_t>(size);
+      for (int op : {0, 1, 4, 5, 6, 7}) {
+        m[PickAluMemSized<AluRMemBind<kEa>::template F>(op, size)] = {
+            K::kAluRMem, static_cast<uint8_t>(op), sz, ea};
+      }
+    }
+    if constexpr (kEa != kEaSeg) {
+      m[Lea64<4, kEa>] = {K::kLea, 0, 4, ea};
+      m[Lea64<8, kEa>] = {K::kLea, 0, 8, ea};
+      // MOVZX/MOVSX loads: op is the bytes read, | 4 when signed.
+      m[ExtendMem<false, 1, 4, kEa>] = {K::kLoadExt, 1, 4, ea};
+      m[ExtendMem<false, 1, 8, kEa>] = {K::kLoadExt, 1, 8, ea};
+      m[ExtendMem<false, 2, 4, kEa>] = {K::kLoadExt, 2, 4, ea};
+      m[ExtendMem<false, 2, 8, kEa>] = {K::kLoadExt, 2, 8, ea};
+      m[ExtendMem<true, 1, 4, kEa>] = {K::kLoadExt, 1 | 4, 4, ea};
+      m[ExtendMem<true, 1, 8, kEa>] = {K::kLoadExt, 1 | 4, 8, ea};
+      m[ExtendMem<true, 2, 4, kEa>] = {K::kLoadExt, 2 | 4, 4, ea};
+      m[ExtendMem<true, 2, 8, kEa>] = {K::kLoadExt, 2 | 4, 8, ea};
+      // CMP and TEST that only read memory.
+      m[AluMem<7, 1, kEa, false>] = {K::kCmpMemR, 7, 1, ea};
+      m[AluMem<7, 4, kEa, false>] = {K::kCmpMemR, 7, 4, ea};
+      m[AluMem<7, 8, kEa, false>] = {K::kCmpMemR, 7, 8, ea};
+      m[TestMem<1, kEa>] = {K::kCmpMemR, 4, 1, ea};
+      m[TestMem<4, kEa>] = {K::kCmpMemR, 4, 4, ea};
+      m[TestMem<8, kEa>] = {K::kCmpMemR, 4, 8, ea};
+      m[AluMem<7, 1, kEa, true>] = {K::kCmpMemImm, 7, 1, ea};
+      m[AluMem<7, 4, kEa, true>] = {K::kCmpMemImm, 7, 4, ea};
+      m[AluMem<7, 8, kEa, true>] = {K::kCmpMemImm, 7, 8, ea};
+      m[TestMemImm<1, kEa>] = {K::kCmpMemImm, 4, 1, ea};
+      m[TestMemImm<4, kEa>] = {K::kCmpMemImm, 4, 4, ea};
+      m[TestMemImm<8, kEa>] = {K::kCmpMemImm, 4, 8, ea};
+      // Read-modify-write: through a TLB entry that allows writing.
+      for (int size : {1, 4, 8}) {
+        const uint8_t sz = static_cast<uint8_t>(size);
+        for (int op : {0, 1, 4, 5, 6}) {
+          const uint8_t o = static_cast<uint8_t>(op);
+          m[PickAluMemSized<AluMemBind<kEa, false>::template F>(op, size)] = {
+              K::kAluMemR, o, sz, ea};
+          m[PickAluMemSized<AluMemBind<kEa, true>::template F>(op, size)] = {
+              K::kAluMemImm, o, sz, ea};
+        }
+      }
+    }
+  };
+  memory.template operator()<kEaBase>();
+  memory.template operator()<kEaRip>();
+  memory.template operator()<kEaGeneric>();
+  memory.template operator()<kEaSeg>();
   m[PushReg64] = {K::kPush, 0, 8};
   m[PopReg64] = {K::kPop, 0, 8};
   for (int cc = 0; cc < 16; ++cc) {

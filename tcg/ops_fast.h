@@ -39,8 +39,15 @@ bool EndsBlock(const Insn& i);
 // block only when taken (Cpu::ExitBlock), so a block may go on past it.
 bool JccContinuesBlock(const Insn& i, int code_bits);
 
+// How a specialised handler forms a memory operand's linear address (64-bit
+// code, 64-bit addressing): base + disp, RIP + disp (RIP the instruction's
+// end), any base and index << scale + disp, or any of those (Cpu::EffAddr)
+// plus the FS or GS base.
+enum EaForm : uint8_t { kEaBase, kEaRip, kEaGeneric, kEaSeg };
+
 // What a specialised handler does, for the block compiler (tcg/jit.h),
-// which translates these forms into host code of the same effect.
+// which translates these forms into host code of the same effect. [mem] is
+// the memory operand as `ea` forms it.
 struct FastForm {
   enum Kind : uint8_t {
     kNone,
@@ -48,16 +55,22 @@ struct FastForm {
     kAluRRm,     // reg op= rm(register)
     kAluRmImm,   // rm(register) op= imm
     kAluAccImm,  // rax op= imm
-    kTestRR,     // flags of rm & reg
+    kTestRR,     // flags of rm & reg (bytes: AH..BH without REX)
     kMovRmR,     // rm = reg
     kMovRRm,     // reg = rm
     kMovRegImm,  // reg = imm
     kMovRmImm,   // rm = imm
-    kLoad,       // reg = [base + disp] (64-bit code, 64-bit addressing)
-    kStore,      // [base + disp] = reg
-    kLea,        // reg = base + disp
+    kLoad,       // reg = [mem]
+    kStore,      // [mem] = reg
+    kLea,        // reg = the address of [mem] (no segment base)
     kShiftImm,   // rm(register) shifted by imm (op: 4 SHL, 5 SHR, 7 SAR)
-    kLoadExt,    // MOVZX/MOVSX reg, [base + disp] (op: bytes read | 4 signed)
+    kLoadExt,    // MOVZX/MOVSX reg, [mem] (op: bytes read | 4 signed)
+    kAluRMem,    // reg op= [mem]
+    kCmpMemR,    // flags of [mem] op reg, memory only read (op: 7 CMP, 4 TEST)
+    kCmpMemImm,  // flags of [mem] op imm (op: 7 CMP, 4 TEST)
+    kAluMemR,    // [mem] op= reg (not CMP)
+    kAluMemImm,  // [mem] op= imm (not CMP)
+    kIncDec,     // INC/DEC rm(register) (op: 0 INC, 1 DEC)
     kPush,       // PUSH reg (64-bit)
     kPop,        // POP reg (64-bit)
     kJcc,        // Jcc rel (64-bit; op: the condition)
@@ -68,6 +81,7 @@ struct FastForm {
   Kind kind = kNone;
   uint8_t op = 0;
   uint8_t size = 0;
+  EaForm ea = kEaBase;
 };
 // For a handler: the one that runs its instruction alone (for a fused
 // pair's first, FuseWithJcc, the unfused handler; else itself) and the

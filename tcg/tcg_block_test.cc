@@ -822,6 +822,226 @@ TEST_F(AsmTest, SpecialisedFormsMatchGenericHandlers) {
   ExpectSameWithAndWithoutBlocks(*m_, src);
 }
 
+// The memory forms the block compiler translates, in each addressing form
+// (base, RIP, base and index, index alone, absolute, FS/GS), size and
+// register kind, and each condition right after a compare with memory:
+// also on pages the TLB does not hold yet, and across a page end, where
+// the handler runs the instruction.
+TEST_F(AsmTest, CompiledMemoryFormsMatchGenericHandlers) {
+  std::string src = R"(
+    %macro fold 0                 ; the flags into r15
+      pushfq
+      pop rdx
+      add r15, rdx
+      rol r15, 5
+    %endmacro
+    mov rbp, 0x20000
+    xor r15, r15
+    mov qword [rbp + 0x50], 0     ; the same start for each run
+    mov qword [rbp + 0x58], 0
+    mov qword [rbp + 0x60], -1
+    mov qword [rbp + 0x70], 0
+    mov qword [rbp + 0x78], 0
+    mov rax, 0x8081828384858687
+    mov [rbp + 0x40], rax
+    mov rax, 0x0102030405f6f7f8
+    mov [rbp + 0x48], rax
+    mov [rbp + 0xff8], rax
+    mov [rbp + 0x1000], rax
+    mov rsi, 3
+    mov rdi, -2
+    mov rcx, [rbp + rsi*8 + 0x28]
+    add r15, rcx
+    mov ecx, [rbp + rdi*4 + 0x4c]
+    add r15, rcx
+    mov rcx, [rsi*8 + 0x20028]
+    add r15, rcx
+    mov rcx, [0x20048]
+    add r15, rcx
+    mov ecx, [rel data + 4]
+    add r15, rcx
+    mov rcx, -1
+    mov cx, [rbp + 0x41]
+    mov [rbp + 0x50], cx
+    mov [rbp + 0x53], cx
+    mov [rbp + 0x61], cx
+    add r15, rcx
+    add r15, [rbp + 0x60]
+    mov ah, [rbp + 0x42]
+    mov bl, [rbp + rsi*2 + 0x40]
+    mov sil, [rbp + 0x43]
+    mov [rbp + 0x57], ah
+    mov [rbp + 0x58], dil
+    mov r9b, [rel data + 2]
+    mov [rel data + 3], bh
+    add r15, rax
+    add r15, rbx
+    add r15, rsi
+    add r15, r9
+    add r15, [rbp + 0x50]
+    add r15, [rbp + 0x58]
+    mov rsi, 3
+    mov rcx, [rbp + 0xffc]
+    mov dx, [rbp + 0xfff]
+    mov [rbp + 0xffd], ecx
+    add r15, rcx
+    add r15, rdx
+    add r15, [rbp + 0xff8]
+    movzx ecx, byte [rbp + rsi*8 + 0x29]
+    movsx rdx, word [rel data + 6]
+    movzx r8d, word [rsi*4 + 0x20040]
+    movsx r9d, byte [0x20047]
+    add r15, rcx
+    add r15, rdx
+    add r15, r8
+    add r15, r9
+    lea r8, [rsi*4 + 7]
+    lea r9d, [rbp + rdi*8 - 3]
+    lea r10, [rel data]
+    lea r11, [0x12345]
+    lea r12d, [rsi + rdi*2 + 0x7fffffff]
+    lea r13d, [rdi*4 + 1]
+    lea r14d, [rdi + rdi*8]
+    add r15, r13
+    add r15, r14
+    add r15, r8
+    add r15, r9
+    add r15, r10
+    add r15, r11
+    add r15, r12
+    mov ecx, 0xc0000100
+    mov eax, 8
+    xor edx, edx
+    wrmsr
+    mov ecx, 0xc0000101
+    mov eax, 0x20100
+    wrmsr
+    mov rax, [rel fs:data]
+    mov rcx, gs:[rsi*8 - 0x100 + 0x28]
+    mov edx, gs:[rbp + rdi*4 - 0x20000 - 0x100 + 0x4c]
+    mov gs:[rsi*8 - 0x100 + 0x40], dx
+    mov ebx, 0x55
+    add ebx, gs:[rdi*4 - 0x100 + 0x28]
+    fold
+    add r15, rax
+    add r15, rcx
+    add r15, rdx
+    add r15, rbx
+    add r15, [rbp + 0x58]
+    mov rax, 0x7f7f8081
+    mov rcx, 0x80
+    mov rbx, 0x1234
+    add eax, [rbp + 0x40]
+    fold
+    sub rcx, [rbp + rsi*8 + 0x28]
+    fold
+    and ah, [rbp + 0x41]
+    fold
+    or bl, [rel data]
+    fold
+    xor cl, [rbp + 0x47]
+    fold
+    cmp rbx, [rel data]
+    fold
+    add r15, rax
+    add r15, rbx
+    add r15, rcx
+    mov rbx, 0x8182
+    cmp [rbp + 0x41], bh
+    fold
+    test [rbp + 0x40], bl
+    fold
+    cmp [rbp + rsi*8 + 0x28], rbx
+    fold
+    test [rel data], ebx
+    fold
+    cmp dword [rbp + 0xffe], 5
+    fold
+    mov dword [rbp + 0x68], -64
+    %macro conds 0                ; conditions from the lazy record
+      setb al
+      setbe ah
+      setl bl
+      setle bh
+      add r15, rax
+      add r15, rbx
+      rol r15, 3
+    %endmacro
+    cmp dword [rbp + 0x68], -128
+    conds
+    cmp dword [rbp + 0x68], -1
+    conds
+    cmp byte [rbp + 0x68], -1
+    conds
+    cmp qword [rbp + 0x68], -1
+    conds
+    test byte [rbp + 0x68], -1
+    conds
+    mov rcx, -1
+    cmp [rbp + 0x68], ecx
+    conds
+    cmp [rbp + 0x68], cl
+    conds
+    cmp ecx, [rbp + 0x68]
+    conds
+    mov rax, -1
+    add rax, 1
+    inc ecx
+    fold
+    dec rbx
+    fold
+    mov ecx, [rbp + 0x40]
+    inc rcx
+    fold
+    add r15, rcx
+    add r15, rbx
+  )";
+  // Each condition after each compare form, most on a page not touched
+  // before (the handler's record makes the host's flags).
+  static const char* kCc[] = {"o", "no", "b", "ae", "e", "ne", "be", "a",
+                              "s", "ns", "p", "np", "l", "ge", "le", "g"};
+  const char* compares[] = {
+      "cmp dword [rbp + rsi*8 + 0x28], 0x7f",
+      "cmp byte [{page}], 0x80",
+      "cmp qword [{page} + 8], -1",
+      "test byte [{page} + 16], 0",
+      "cmp byte [rbp + 0x41], 0x83",
+      "test dword [rel data], 0x80000000",
+      "cmp [{page} + 24], ecx",
+      "test [rbp + 0x47], ah",
+      "cmp rcx, [{page} + 32]",
+      "sub ecx, [rbp + 0x44]",
+      "add [rbp + 0xffe], ecx",
+      "sub qword [rbp + 0x70], 0x7f",
+      "and byte [rbp + 0x70], cl",
+      "xor [rbp + 0x78], rcx",
+      "cmp ecx, 0x40000000\ninc ecx",
+      "cmp ecx, 0x40000000\ndec ecx",
+      "add rcx, 0x7fffffff\ndec rcx",
+  };
+  int page = 0x30000;
+  int label = 0;
+  for (const char* compare : compares) {
+    for (const char* cc : kCc) {
+      std::string c = compare;
+      if (const size_t at = c.find("{page}"); at != std::string::npos) {
+        c.replace(at, 6, std::to_string(page));
+        page += 0x1000;
+      }
+      const std::string skip = "skip" + std::to_string(label++);
+      src += "mov ecx, " + std::to_string(label * 0x1234567u) + "\n" + c +
+             "\nmov rdx, 0\nj" + cc + " " + skip + "\nadd r15, 1\n" + skip +
+             ":\nrol r15, 1\n";
+    }
+  }
+  src += R"(
+    hlt
+  data:
+    dq 0x8000000180000003
+  )";
+  ExpectSameWithAndWithoutBlocks(*m_, src);
+}
+
 TEST_F(AsmTest, SpecialisedMemoryRmwFaultsAsAWriteOnAReadOnlyPage) {
   m_->SetPte(0x2d000, 0x2d000 | 5);  // present, user, not writable
   Regs r = RunToHalt(R"(
