@@ -22,6 +22,8 @@ enum Reg : int {
   kDi = 7,
   kR12 = 12,
   kR13 = 13,
+  kR14 = 14,
+  kR15 = 15,
 };
 
 // A memory operand: base + (index << scale) + disp (base -1: none, then
@@ -334,7 +336,9 @@ bool BlockJit::Map() {
   }
   rx_ = static_cast<uint8_t*>(rx);
   rw_ = static_cast<uint8_t*>(rw);
-  used_ = 0;
+  used_ = kSharedBytes;
+  shared_used_ = 0;
+  thunks_.clear();
   return true;
 }
 
@@ -343,10 +347,141 @@ void BlockJit::Unmap() {
   munmap(rx_, kCodeBytes);
   munmap(rw_, kCodeBytes);
   rx_ = rw_ = nullptr;
+  shared_used_ = 0;
+  thunks_.clear();
+}
+
+// Jumps and calls between the shared code and blocks, by code-space offset.
+namespace {
+// The rel32 from code `a` writes at code-space offset `base` to `target`.
+void RelTo(Asm& a, size_t base, size_t target) {
+  a.U32(static_cast<uint32_t>(static_cast<int64_t>(target) -
+                              static_cast<int64_t>(base + a.pos() + 4)));
+}
+void JumpTo(Asm& a, size_t base, size_t target) {
+  a.Byte(0xe9);
+  RelTo(a, base, target);
+}
+void CallTo(Asm& a, size_t base, size_t target) {
+  a.Byte(0xe8);
+  RelTo(a, base, target);
+}
+void JccTo(Asm& a, size_t base, uint8_t cc, size_t target) {
+  a.Byte(0x0f);
+  a.Byte(static_cast<uint8_t>(0x80 | cc));
+  RelTo(a, base, target);
+}
+}  // namespace
+
+void BlockJit::MakeShared(const Cpu& c) {
+  const Layout L(c);
+  Asm a(rw_, kSharedBytes);
+  // The epilogue: every block returns through it, with rax its result.
+  epilogue_ = static_cast<uint32_t>(a.pos());
+  a.Store(true, L.At(L.chain_rip), kR12);
+  a.Pop(kR15);
+  a.Pop(kR14);
+  a.Pop(kR13);
+  a.Pop(kR12);
+  a.Pop(kBx);
+  a.Byte(0xc3);
+  // From a thunk (its return address on the stack, rsi = the Insn, al =
+  // its handler's status): the block returns status | count << 8, count
+  // being the instruction's index + 1.
+  auto count_from_insn = [&] {
+    a.AluRR(true, 5, kSi, kR14);  // sub rsi, r14
+    a.ShrImm(true, kSi, 5);       // / sizeof(Insn)
+    a.AluRImm(true, 0, kSi, 1);   // + 1
+    a.OpR(true, 0xc1, 4, kSi);    // shl rsi, 8
+    a.Byte(8);
+  };
+  static_assert(sizeof(Insn) == 32);
+  leave_status_ = static_cast<uint32_t>(a.pos());
+  a.AluRImm(true, 0, kSp, 8);      // add rsp, 8
+  a.OpR(false, 0x0fb6, kAx, kAx);  // movzx eax, al
+  count_from_insn();
+  a.AluRR(true, 1, kAx, kSi);  // or rax, rsi
+  JumpTo(a, 0, epilogue_);
+  leave_after_ = static_cast<uint32_t>(a.pos());
+  a.AluRImm(true, 0, kSp, 8);  // add rsp, 8
+  count_from_insn();
+  a.OpR(true, 0x8b, kAx, kSi);  // mov rax, rsi
+  JumpTo(a, 0, epilogue_);
+  // The chained jump's checks (Cpu::chain_gen), called with rdx = the
+  // exit's ChainRecord and ecx = the instructions run: ZF set when the jump
+  // may be taken, and then chain_left, chain_block and r14 are the next
+  // block's.
+  chain_check_ = static_cast<uint32_t>(a.pos());
+  FixedList<size_t, 6> no;
+  a.Load(false, kAx, {kDx, -1, offsetof(ChainRecord, gen)});
+  a.AluRM(false, 7, kAx, L.At(L.chain_gen));  // cmp eax, [chain_gen]
+  no.push_back(a.Jcc(kCcNe));
+  a.Load(true, kAx, {kDx, -1, offsetof(ChainRecord, rip)});
+  a.AluRR(true, 7, kAx, kR12);  // cmp rax, r12
+  no.push_back(a.Jcc(kCcNe));
+  a.Load(true, kAx, L.At(L.write_epoch_word));
+  a.Load(true, kAx, {kAx, -1, 0});
+  a.AluRM(true, 7, kAx, L.At(L.chain_epoch));
+  no.push_back(a.Jcc(kCcNe));
+  a.OpM(false, 0xf6, 0, L.At(L.rflags + 1));  // test byte [rflags+1], IF
+  a.Byte(static_cast<uint8_t>(kRflagsIf >> 8));
+  const size_t masked = a.Jcc(kCcE);
+  a.Load(true, kAx, L.At(L.irq_flag));
+  a.CmpByte({kAx, -1, 0}, 0);
+  no.push_back(a.Jcc(kCcNe));
+  a.Bind(masked, a.pos());
+  a.Load(true, kAx, L.At(L.kick));
+  a.CmpByte({kAx, -1, 0}, 0);
+  no.push_back(a.Jcc(kCcNe));
+  a.Load(true, kAx, L.At(L.chain_left));
+  a.AluRR(true, 5, kAx, kCx);  // sub rax, rcx
+  a.Load(false, kCx, {kDx, -1, offsetof(ChainRecord, ninsn)});
+  a.AluRR(true, 7, kAx, kCx);  // cmp rax, rcx
+  no.push_back(a.Jcc(kCcB));
+  a.Store(true, L.At(L.chain_left), kAx);
+  a.Load(true, kAx, {kDx, -1, offsetof(ChainRecord, block)});
+  a.Store(true, L.At(L.chain_block), kAx);
+  a.Load(true, kR14, {kDx, -1, offsetof(ChainRecord, insns)});
+  a.AluRR(false, 6, kAx, kAx);  // xor eax, eax: ZF set
+  a.Byte(0xc3);
+  for (size_t j : no) a.Bind(j, a.pos());
+  a.AluRImm(false, 1, kAx, 1);  // or eax, 1: ZF clear
+  a.Byte(0xc3);
+  shared_used_ = a.pos();
+}
+
+uint32_t BlockJit::Thunk(const Cpu& c, Handler h) {
+  if (auto it = thunks_.find(h); it != thunks_.end()) return it->second;
+  // rsi = the Insn, eax = its end as an offset from the block's RIP.
+  const Layout L(c);
+  Asm a(rw_ + shared_used_, kSharedBytes - shared_used_);
+  a.Push(kSi);
+  a.AluRR(true, 0, kAx, kR12);  // add rax, r12
+  a.Store(true, L.At(L.next_rip), kAx);
+  a.OpR(true, 0x8b, kDi, kR13);  // mov rdi, r13
+  const int64_t rel = static_cast<int64_t>(reinterpret_cast<uintptr_t>(h)) -
+                      static_cast<int64_t>(reinterpret_cast<uintptr_t>(
+                          rx_ + shared_used_ + a.pos() + 5));
+  if (rel != static_cast<int32_t>(rel)) return 0;
+  a.Byte(0xe8);
+  a.U32(static_cast<uint32_t>(rel));
+  a.Pop(kSi);
+  a.Byte(0x84);
+  a.Byte(0xc0);  // test al, al
+  JccTo(a, shared_used_, kCcNe, leave_status_);
+  a.AluMImm(true, 7, L.At(L.block_end), 0);  // cmp qword [block_end], 0
+  JccTo(a, shared_used_, kCcE, leave_after_);
+  a.Byte(0xc3);
+  if (!a.fits()) return 0;
+  const auto at = static_cast<uint32_t>(shared_used_);
+  shared_used_ += (a.pos() + 15) & ~size_t{15};
+  thunks_[h] = at;
+  return at;
 }
 
 BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
   if (rx_ == nullptr) return nullptr;
+  if (shared_used_ == 0) MakeShared(c);
   const Layout L(c);
   const int user = cpl == 3 ? 3 : 0;
   const Insn* insns = b.insns();
@@ -373,13 +508,17 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
 
   Asm a(rw_ + used_, kCodeBytes - used_);
   const uint8_t* const rx_at = rx_ + used_;
-  // Prologue: rbx = Cpu + kBias, r12 = the block's RIP, r13 = Cpu.
+  // Prologue: rbx = Cpu + kBias, r12 = the block's RIP, r13 = Cpu, r14 =
+  // its instructions (five pushes keep calls 16-byte aligned).
   a.Push(kBx);
   a.Push(kR12);
   a.Push(kR13);
+  a.Push(kR14);
+  a.Push(kR15);
   a.OpR(true, 0x8b, kR13, kDi);        // mov r13, rdi
   a.Lea(true, kBx, {kDi, -1, kBias});  // lea rbx, [rdi + bias]
   a.OpR(true, 0x8b, kR12, kSi);        // mov r12, rsi
+  a.OpR(true, 0x8b, kR14, kDx);        // mov r14, rdx
   prologue_ = a.pos();
 
   // Jumps to out-of-line code, bound after the block's main path.
@@ -401,6 +540,14 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
     ends[k] = off;
   }
   auto call_handler = [&](int k, uint32_t end) {
+    // Through the handler's thunk, which leaves the block itself after a
+    // status other than kNext or an ExitBlock.
+    if (const uint32_t t = Thunk(c, alone[k]); t != 0) {
+      a.Lea(true, kSi, {kR14, -1, static_cast<int32_t>(sizeof(Insn)) * k});
+      a.MovImm(kAx, end);
+      CallTo(a, used_, t);
+      return;
+    }
     const Insn& i = insns[k];
     a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(end)});
     a.Store(true, L.At(L.next_rip), kAx);
@@ -545,45 +692,20 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
   // it when that comes next: SIZE_MAX).
   auto chain_exit = [&](int count, int32_t toff, size_t epilogue) {
     const int rec = static_cast<int>(record_jumps.size());
-    FixedList<size_t, 6> unchained;
-    record_refs.push_back(
-        {a.LoadRip(false, kAx), rec, offsetof(ChainRecord, gen)});
-    a.AluRM(false, 7, kAx, L.At(L.chain_gen));  // cmp eax, [chain_gen]
-    unchained.push_back(a.Jcc(kCcNe));
-    record_refs.push_back(
-        {a.LoadRip(true, kAx), rec, offsetof(ChainRecord, rip)});
-    a.AluRR(true, 7, kAx, kR12);  // cmp rax, r12
-    unchained.push_back(a.Jcc(kCcNe));
-    a.Load(true, kAx, L.At(L.write_epoch_word));
-    a.Load(true, kAx, {kAx, -1, 0});
-    a.AluRM(true, 7, kAx, L.At(L.chain_epoch));
-    unchained.push_back(a.Jcc(kCcNe));
-    a.OpM(false, 0xf6, 0, L.At(L.rflags + 1));  // test byte [rflags+1], IF
-    a.Byte(static_cast<uint8_t>(kRflagsIf >> 8));
-    const size_t masked = a.Jcc(kCcE);
-    a.Load(true, kAx, L.At(L.irq_flag));
-    a.CmpByte({kAx, -1, 0}, 0);
-    unchained.push_back(a.Jcc(kCcNe));
-    a.Bind(masked, a.pos());
-    a.Load(true, kAx, L.At(L.kick));
-    a.CmpByte({kAx, -1, 0}, 0);
-    unchained.push_back(a.Jcc(kCcNe));
-    a.Load(true, kAx, L.At(L.chain_left));
-    a.AluRImm(true, 5, kAx, count);  // sub rax, count
-    record_refs.push_back(
-        {a.LoadRip(false, kDx), rec, offsetof(ChainRecord, ninsn)});
-    a.AluRR(true, 7, kAx, kDx);  // cmp rax, rdx
-    unchained.push_back(a.Jcc(kCcB));
-    a.Store(true, L.At(L.chain_left), kAx);
-    record_refs.push_back(
-        {a.LoadRip(true, kAx), rec, offsetof(ChainRecord, block)});
-    a.Store(true, L.At(L.chain_block), kAx);
+    a.Byte(0x48);
+    a.Byte(0x8d);
+    a.Byte(0x15);  // lea rdx, [rip + record]
+    a.U32(0);
+    record_refs.push_back({a.pos() - 4, rec, 0});
+    a.MovImm(kCx, static_cast<uint64_t>(count));
+    CallTo(a, used_, chain_check_);
+    const size_t unchained = a.Jcc(kCcNe);
     a.Lea(true, kR12, {kR12, -1, toff});
     // Unpatched, the jump goes to the int3 after it; the record's gen (0)
     // never matches, so it is not reached.
     record_jumps.push_back(a.Jmp());
     a.Byte(0xcc);
-    for (size_t j : unchained) a.Bind(j, a.pos());
+    a.Bind(unchained, a.pos());
     a.Lea(true, kAx, {kR12, -1, toff});
     a.Store(true, L.At(L.next_rip), kAx);
     record_refs.push_back({a.StoreImm32(L.At(L.chain_exit), 0), rec, -1});
@@ -895,12 +1017,9 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
     }
     a.MovImm(kAx, static_cast<uint64_t>(n) << 8);
   }
+  // The other exits come here too.
   const size_t epilogue = a.pos();
-  a.Store(true, L.At(L.chain_rip), kR12);
-  a.Pop(kR13);
-  a.Pop(kR12);
-  a.Pop(kBx);
-  a.Byte(0xc3);
+  JumpTo(a, used_, epilogue_);
 
   // Out of line: each inline form's slow path is its handler, after which
   // the block goes on after the instruction.
@@ -933,6 +1052,7 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
                            .ninsn = 0,
                            .rip = 0,
                            .block = 0,
+                           .insns = 0,
                            .jump = static_cast<uint32_t>(used_ + j),
                            .unused = 0};
     for (size_t k = 0; k < sizeof r; ++k) {
@@ -963,6 +1083,7 @@ void BlockJit::Chain(uint32_t record, uint32_t gen, uint64_t rip,
   r.ninsn = to.ninsn;
   r.rip = rip;
   r.block = reinterpret_cast<uintptr_t>(&to);
+  r.insns = reinterpret_cast<uintptr_t>(to.insns());
   const int64_t target = static_cast<int64_t>((to.native & ~15u) + prologue_);
   const auto rel =
       static_cast<int32_t>(target - static_cast<int64_t>(r.jump + 4));

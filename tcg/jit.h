@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "absl/container/flat_hash_map.h"
 #include "tcg/block_cache.h"
 #include "tcg/cpu.h"
 
@@ -38,13 +39,14 @@ namespace skiff::tcg {
 class BlockJit {
  public:
   // Compiled code: runs the block from its first instruction with the
-  // block's guest start address `rip`. Returns status | count << 8: the
+  // block's guest start address `rip` and its instructions `insns`
+  // (Block::insns). Returns status | count << 8: the
   // ExecStatus of the instruction that stopped it (kNext when the block ran
   // to its end or left after instruction count-1, with c.next_rip where to
   // go on) and how many instructions ran (the stopping one included).
-  using Fn = uint64_t (*)(Cpu* c, uint64_t rip);
+  using Fn = uint64_t (*)(Cpu* c, uint64_t rip, const Insn* insns);
 
-  static constexpr size_t kCodeBytes = 4u << 20;
+  static constexpr size_t kCodeBytes = 2u << 20;
 
   BlockJit() = default;
   ~BlockJit() { Unmap(); }
@@ -73,7 +75,7 @@ class BlockJit {
   // Forgets all code (the block cache emptied, or the code space is full):
   // code compiled before belongs to an older generation().
   void Reset() {
-    used_ = 0;
+    used_ = kSharedBytes;
     ++generation_;
   }
   uint32_t generation() const { return generation_; }
@@ -90,10 +92,23 @@ class BlockJit {
     uint32_t ninsn;  // the target block's instructions
     uint64_t rip;    // the RIP of the block the exit leaves
     uint64_t block;  // the target Block
+    uint64_t insns;  // its instructions
     uint32_t jump;   // the rel32 of the chained jump
     uint32_t unused;
   };
-  static_assert(sizeof(ChainRecord) == 32);
+  static_assert(sizeof(ChainRecord) == 40);
+
+  // Code every block uses, made once at the start of the code space:
+  // the epilogue, the paths that leave after a handler, the chained
+  // jump's checks, and a thunk per handler that calls it (Thunk).
+  static constexpr size_t kSharedBytes = 64u << 10;
+  void MakeShared(const Cpu& c);
+  // The offset of the thunk that calls `h` for a block, or 0 when the
+  // shared space is full.
+  uint32_t Thunk(const Cpu& c, Handler h);
+  size_t shared_used_ = 0;  // 0: not made yet
+  uint32_t epilogue_ = 0, leave_status_ = 0, leave_after_ = 0, chain_check_ = 0;
+  absl::flat_hash_map<Handler, uint32_t> thunks_;
 
   uint8_t* rw_ = nullptr;
   uint8_t* rx_ = nullptr;

@@ -402,7 +402,7 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
         c.chain_left = left;
         c.chain_block = nullptr;
         c.chain_exit = 0;
-        const uint64_t r = jit_.At(native & ~15u)(&c, rip);
+        const uint64_t r = jit_.At(native & ~15u)(&c, rip, first);
         if (c.chain_block != nullptr) {
           // It ended in a block it jumped to: go on from that one.
           retired_ += left - c.chain_left;
