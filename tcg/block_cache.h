@@ -71,7 +71,7 @@ struct Block {
   // offset in the code space | 2 when compiled for CPL 3 | 1, or 0.
   mutable uint16_t runs = 0;
   mutable uint32_t native = 0;
-  mutable uint32_t native_gen = 0;  // BlockJit::generation() of `native`
+  mutable uint64_t native_gen = 0;  // BlockJit::generation() of `native`
 
   const uint8_t* bytes() const {
     return reinterpret_cast<const uint8_t*>(this + 1);

@@ -78,7 +78,8 @@ class BlockJit {
     used_ = kSharedBytes;
     ++generation_;
   }
-  uint32_t generation() const { return generation_; }
+  // 64 bits: it never wraps round to a generation a block still holds.
+  uint64_t generation() const { return generation_; }
   uint32_t OffsetOf(Fn f) const {
     return static_cast<uint32_t>(reinterpret_cast<const uint8_t*>(f) - rx_);
   }
@@ -115,7 +116,7 @@ class BlockJit {
   size_t used_ = 0;
   // Bytes of every block's prologue: a chained jump lands after it.
   size_t prologue_ = 0;
-  uint32_t generation_ = 1;
+  uint64_t generation_ = 1;
 };
 
 }  // namespace skiff::tcg

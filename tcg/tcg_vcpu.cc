@@ -285,15 +285,8 @@ void TcgVcpu::Compile(const Block& b) {
   if (f == nullptr) {
     // The code space is full: start it over. The blocks stay; the hot ones
     // are compiled again as they next run (their counts are past the
-    // threshold). A generation that wrapped round to one some block still
-    // holds empties the cache as well.
+    // threshold).
     jit_.Reset();
-    if (jit_.generation() == 0) {
-      blocks_.Clear();
-      cpu_.ForgetCodePages();
-      jit_.Reset();
-      return;
-    }
     f = jit_.Compile(cpu_, b, cpu_.s.cpl);
     if (f == nullptr) {
       b.runs = 0;
@@ -336,7 +329,8 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
   c.write_epoch_word = c.memory().write_epoch_word();
   if (!chaining) c.chain_gen = Cpu::kChainOff;
   // The exit of the last compiled block that could be chained to the next
-  // one (its record, the RIP it ran at, and the cache generation).
+  // one (its record, the RIP its block ran at, and the code space's
+  // generation).
   uint32_t chain_record = 0;
   uint64_t chain_from = 0;
   uint64_t chain_generation = 0;
