@@ -186,11 +186,10 @@ class Asm {
     OpM(false, 0x80, 7, m);
     Byte(v);
   }
-  // mov r, [rip + disp32] to be bound: returns the displacement's offset.
-  size_t LoadRip(bool w, int r) {
-    uint8_t rex = 0x40 | (w ? 8 : 0) | ((r & 8) ? 4 : 0);
-    if (rex != 0x40) Byte(rex);
-    Byte(0x8b);
+  // lea r, [rip + disp32] to be bound: returns the displacement's offset.
+  size_t LeaRip(int r) {
+    Byte(static_cast<uint8_t>(0x48 | ((r & 8) ? 4 : 0)));
+    Byte(0x8d);
     Byte(static_cast<uint8_t>((r & 7) << 3 | 5));
     U32(0);
     return pos() - 4;
@@ -688,15 +687,10 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
   FixedList<size_t, Block::kMaxInsns + 1> record_jumps;  // chained jumps
   // An exit after `count` instructions to the block's RIP + `toff`: tries
   // the chained jump; otherwise stores next_rip, names the record, and
-  // returns `count` (through the epilogue at `epilogue`, or falling into
-  // it when that comes next: SIZE_MAX).
-  auto chain_exit = [&](int count, int32_t toff, size_t epilogue) {
+  // returns `count` through the epilogue.
+  auto chain_exit = [&](int count, int32_t toff) {
     const int rec = static_cast<int>(record_jumps.size());
-    a.Byte(0x48);
-    a.Byte(0x8d);
-    a.Byte(0x15);  // lea rdx, [rip + record]
-    a.U32(0);
-    record_refs.push_back({a.pos() - 4, rec, 0});
+    record_refs.push_back({a.LeaRip(kDx), rec, 0});  // rdx = the record
     a.MovImm(kCx, static_cast<uint64_t>(count));
     CallTo(a, used_, chain_check_);
     const size_t unchained = a.Jcc(kCcNe);
@@ -710,14 +704,13 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
     a.Store(true, L.At(L.next_rip), kAx);
     record_refs.push_back({a.StoreImm32(L.At(L.chain_exit), 0), rec, -1});
     a.MovImm(kAx, static_cast<uint64_t>(count) << 8);
-    if (epilogue != SIZE_MAX) a.Bind(a.Jmp(), epilogue);
+    JumpTo(a, used_, epilogue_);
   };
 
-  // Whether the last instruction stored c.next_rip.
+  // Whether the last instruction stored c.next_rip: it ran a handler (or
+  // was a RET). Otherwise it was an inline form, and the block's end is a
+  // chainable exit to the block's RIP + end_toff.
   bool set_next = false;
-  // Whether the block's end can be chained (its last instruction is an
-  // inline form), to the block's RIP + end_toff.
-  bool end_chainable = false;
   int64_t end_toff = 0;
   // Whether the host's arithmetic flags are the guest's (after an inline
   // ALU form, and only MOV and LEA forms since).
@@ -733,7 +726,6 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         static_cast<int64_t>(end) + static_cast<int64_t>(i.imm);
     const bool near = target == static_cast<int32_t>(target);
     set_next = false;
-    end_chainable = f.kind != FastForm::kNone && f.kind != FastForm::kRet;
     end_toff = end;
     const bool flags_before = host_flags;
     host_flags = false;
@@ -826,7 +818,6 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         if (!flags_before) {
           call_handler(k, end);
           set_next = true;
-          end_chainable = false;
           break;
         }
         a.Load(w, kAx, L.Gpr(i.rm));
@@ -928,7 +919,6 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         }
         call_handler(k, end);
         set_next = true;
-        end_chainable = false;
         break;
       case FastForm::kShiftImm: {
         // The record ShiftReg stores: CF the last bit out (the host's CF
@@ -963,7 +953,6 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         if (!near) {
           call_handler(k, end);
           set_next = true;
-          end_chainable = false;
           break;
         }
         end_toff = target;  // the exit stores next_rip
@@ -972,7 +961,6 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         if (!near) {
           call_handler(k, end);
           set_next = true;
-          end_chainable = false;
           break;
         }
         // A stub's handler (a TLB miss on the push) sets next_rip to the
@@ -1008,18 +996,12 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
       stubs[t].resume = resume != 0 ? resume : a.pos();
     }
   }
-  if (end_chainable) {
-    chain_exit(n, static_cast<int32_t>(end_toff), SIZE_MAX);
+  if (!set_next) {
+    chain_exit(n, static_cast<int32_t>(end_toff));
   } else {
-    if (!set_next) {
-      a.Lea(true, kAx, {kR12, -1, static_cast<int32_t>(ends[n - 1])});
-      a.Store(true, L.At(L.next_rip), kAx);
-    }
     a.MovImm(kAx, static_cast<uint64_t>(n) << 8);
+    JumpTo(a, used_, epilogue_);
   }
-  // The other exits come here too.
-  const size_t epilogue = a.pos();
-  JumpTo(a, used_, epilogue_);
 
   // Out of line: each inline form's slow path is its handler, after which
   // the block goes on after the instruction.
@@ -1030,18 +1012,18 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
   }
   for (const Exit& e : taken) {
     a.Bind(e.from, a.pos());
-    chain_exit(e.k + 1, static_cast<int32_t>(e.resume), epilogue);
+    chain_exit(e.k + 1, static_cast<int32_t>(e.resume));
   }
   for (const Exit& e : exit_status) {
     a.Bind(e.from, a.pos());
     a.OpR(false, 0xb6 | 0x0f00, kAx, kAx);     // movzx eax, al
     a.AluRImm(false, 1, kAx, (e.k + 1) << 8);  // or eax, count << 8
-    a.Bind(a.Jmp(), epilogue);
+    JumpTo(a, used_, epilogue_);
   }
   for (const Exit& e : exit_after) {
     a.Bind(e.from, a.pos());
     a.MovImm(kAx, static_cast<uint64_t>(e.k + 1) << 8);
-    a.Bind(a.Jmp(), epilogue);
+    JumpTo(a, used_, epilogue_);
   }
 
   // The chain records, 8-aligned.
