@@ -229,12 +229,13 @@ bool GuestMemory::HoldsCode(GuestAddr addr, uint64_t len) const {
   return false;
 }
 
-void GuestMemory::ForgetCodePages() const {
-  if (code_lo_word_ == code_hi_word_) return;
+bool GuestMemory::ForgetCodePages() const {
+  if (code_lo_word_ == code_hi_word_) return false;
   for (size_t k = code_lo_word_; k < code_hi_word_; ++k) {
     CodeWord(k).store(0, std::memory_order_relaxed);
   }
   code_lo_word_ = code_hi_word_ = 0;
+  return true;
 }
 
 }  // namespace skiff

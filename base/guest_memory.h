@@ -133,7 +133,8 @@ class GuestMemory {
   }
   // Whether a page of [addr, addr + len) is marked.
   bool HoldsCode(GuestAddr addr, uint64_t len) const;
-  void ForgetCodePages() const;
+  // Drops every mark; false when there was none.
+  bool ForgetCodePages() const;
   // Bumped (release) by every new mark: a writer that loaded it (acquire)
   // before it checked its pages knows nothing was marked since when it is
   // unchanged.

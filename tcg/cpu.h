@@ -243,7 +243,9 @@ class DecodeCache;
 class Cpu {
  public:
   Cpu(const GuestMemory& memory, DecodeCache* cache)
-      : memory_(memory), cache_(cache) {
+      : write_epoch_word(memory.write_epoch_word()),
+        memory_(memory),
+        cache_(cache) {
     if (!memory.regions().empty()) ram0_ = memory.regions().front();
   }
 
@@ -711,9 +713,6 @@ class Cpu {
   bool nonglobal_link_ = false;  // a link to a non-global page since a bump
   uint8_t* fetch_host_ = nullptr;
   uint64_t fetch_phys_ = 0;
-  // A page was marked since the last ForgetCodePages (the marks themselves
-  // are GuestMemory's).
-  bool code_pages_marked_ = false;
 };
 
 inline uint64_t Cpu::InsnRip(const Insn& i) const {

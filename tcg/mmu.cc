@@ -309,7 +309,6 @@ bool Cpu::Translate(uint64_t lin, AccessKind kind, bool user, TlbEntry** out) {
 bool Cpu::MarkCodePage(uint64_t phys) {
   if (memory_.IsCodePage(phys)) return true;
   if (!memory_.MarkCodePage(phys)) return false;
-  code_pages_marked_ = true;
   // Translations filled before the mark, under any linear address.
   const uint64_t page = phys & ~0xfffull;
   ForEachTlbEntry([page](TlbEntry& e) {
@@ -322,9 +321,7 @@ bool Cpu::MarkCodePage(uint64_t phys) {
 }
 
 void Cpu::ForgetCodePages() {
-  if (!code_pages_marked_) return;
-  memory_.ForgetCodePages();
-  code_pages_marked_ = false;
+  if (!memory_.ForgetCodePages()) return;
   ForEachTlbEntry([](TlbEntry& e) {
     if (e.ram()) {
       e.tag[TlbTagIndex(kAccWrite, false)] &= ~TlbEntry::kTlbCode;

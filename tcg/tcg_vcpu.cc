@@ -326,7 +326,6 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
   const bool chaining =
       jit_threshold_ != kJitOff && writes_reported_ && icount_ == nullptr;
   c.irq_flag = irq_flag;
-  c.write_epoch_word = c.memory().write_epoch_word();
   if (!chaining) c.chain_gen = Cpu::kChainOff;
   // The exit of the last compiled block that could be chained to the next
   // one (its record, the RIP its block ran at, and the code space's
