@@ -304,6 +304,25 @@ class Cpu {
   // running).
   GuestEntropy* entropy = nullptr;
   const std::atomic<bool>* kick = nullptr;
+  // Where a compiled block's RET goes on without the run loop: the block at
+  // the return address, looked up by JumpCacheSlot(rip) and taken under
+  // the chained jump's conditions while gen equals chain_gen and cpl the
+  // CPL. The run loop fills it after an exit it could not chain.
+  struct JumpCacheEntry {
+    uint32_t gen = 0;  // 0: empty
+    uint32_t ninsn = 0;
+    uint64_t rip = 0;
+    const void* block = nullptr;
+    const void* insns = nullptr;
+    uint64_t code = 0;  // host address of the block's code after its prologue
+    uint32_t cpl = 0;
+    uint32_t unused = 0;
+  };
+  static constexpr size_t kJumpCacheSlots = 512;
+  static size_t JumpCacheSlot(uint64_t rip) {
+    return (rip ^ (rip >> 9)) & (kJumpCacheSlots - 1);
+  }
+  JumpCacheEntry jump_cache[kJumpCacheSlots];
 
   const GuestMemory& memory() const { return memory_; }
   DecodeCache* cache() const { return cache_; }

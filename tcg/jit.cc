@@ -236,7 +236,7 @@ constexpr int32_t kBias = 128;
 struct Layout {
   int32_t gpr, next_rip, block_end, lazy_res, lazy_a, lazy_b, lazy_aux, lazy_op,
       tlb, seg_base, rflags, chain_gen, chain_exit, chain_epoch, chain_left,
-      chain_block, chain_rip, write_epoch_word, irq_flag, kick;
+      chain_block, chain_rip, write_epoch_word, irq_flag, kick, jump_cache, cpl;
   explicit Layout(const Cpu& c) {
     const auto* base = reinterpret_cast<const char*>(&c) + kBias;
     auto off = [&](const void* p) {
@@ -262,6 +262,8 @@ struct Layout {
     write_epoch_word = off(&c.write_epoch_word);
     irq_flag = off(&c.irq_flag);
     kick = off(&c.kick);
+    jump_cache = off(&c.jump_cache[0]);
+    cpl = off(&c.s.cpl);
   }
   Mem Gpr(int r) const { return {kBx, -1, gpr + 8 * r}; }
   // A register operand of `size` bytes: byte registers 4..7 are AH..BH
@@ -370,6 +372,13 @@ void JccTo(Asm& a, size_t base, uint8_t cc, size_t target) {
   a.Byte(static_cast<uint8_t>(0x80 | cc));
   RelTo(a, base, target);
 }
+
+// Fields of Cpu::JumpCacheEntry as displacements.
+constexpr int32_t kJumpRip = offsetof(Cpu::JumpCacheEntry, rip);
+constexpr int32_t kJumpGen = offsetof(Cpu::JumpCacheEntry, gen);
+constexpr int32_t kJumpCpl = offsetof(Cpu::JumpCacheEntry, cpl);
+constexpr int32_t kJumpCode = offsetof(Cpu::JumpCacheEntry, code);
+
 }  // namespace
 
 void BlockJit::MakeShared(const Cpu& c) {
@@ -418,6 +427,7 @@ void BlockJit::MakeShared(const Cpu& c) {
   a.Load(true, kAx, {kDx, -1, offsetof(ChainRecord, rip)});
   a.AluRR(true, 7, kAx, kR12);  // cmp rax, r12
   no.push_back(a.Jcc(kCcNe));
+  const size_t common = a.pos();
   a.Load(true, kAx, L.At(L.write_epoch_word));
   a.Load(true, kAx, {kAx, -1, 0});
   a.AluRM(true, 7, kAx, L.At(L.chain_epoch));
@@ -443,9 +453,38 @@ void BlockJit::MakeShared(const Cpu& c) {
   a.Load(true, kR14, {kDx, -1, offsetof(ChainRecord, insns)});
   a.AluRR(false, 6, kAx, kAx);  // xor eax, eax: ZF set
   a.Byte(0xc3);
-  for (size_t j : no) a.Bind(j, a.pos());
+  const size_t fail = a.pos();
+  for (size_t j : no) a.Bind(j, fail);
   a.AluRImm(false, 1, kAx, 1);  // or eax, 1: ZF clear
   a.Byte(0xc3);
+  // A RET's way on (Cpu::jump_cache), called with rax = the return address
+  // and ecx = the instructions run: as chain_check_, with rdx = the cache
+  // entry whose target is taken.
+  jump_check_ = static_cast<uint32_t>(a.pos());
+  static_assert(Cpu::kJumpCacheSlots == 512);
+  static_assert(
+      offsetof(Cpu::JumpCacheEntry, gen) == offsetof(ChainRecord, gen) &&
+      offsetof(Cpu::JumpCacheEntry, ninsn) == offsetof(ChainRecord, ninsn) &&
+      offsetof(Cpu::JumpCacheEntry, block) == offsetof(ChainRecord, block) &&
+      offsetof(Cpu::JumpCacheEntry, insns) == offsetof(ChainRecord, insns));
+  static_assert(sizeof(Cpu::JumpCacheEntry) == 48);
+  a.OpR(false, 0x8b, kDx, kAx);         // mov edx, eax
+  a.ShrImm(false, kDx, 9);              // shr edx, 9
+  a.AluRR(false, 6, kDx, kAx);          // xor edx, eax
+  a.AluRImm(false, 4, kDx, 511);        // and edx, 511
+  a.Lea(false, kDx, {kDx, kDx, 0, 1});  // lea edx, [rdx + rdx * 2]
+  a.OpR(false, 0xc1, 4, kDx);           // shl edx, 4
+  a.Byte(4);
+  a.Lea(true, kDx, {kBx, kDx, L.jump_cache});
+  a.AluRM(true, 7, kAx, {kDx, -1, kJumpRip});
+  a.Bind(a.Jcc(kCcNe), fail);
+  a.Load(false, kAx, {kDx, -1, kJumpGen});
+  a.AluRM(false, 7, kAx, L.At(L.chain_gen));
+  a.Bind(a.Jcc(kCcNe), fail);
+  a.Load(false, kAx, {kDx, -1, kJumpCpl});
+  a.OpM(false, 0x3a, kAx, L.At(L.cpl));  // cmp al, [cpl]
+  a.Bind(a.Jcc(kCcNe), fail);
+  a.Bind(a.Jmp(), common);
   shared_used_ = a.pos();
 }
 
@@ -711,6 +750,8 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
   // was a RET). Otherwise it was an inline form, and the block's end is a
   // chainable exit to the block's RIP + end_toff.
   bool set_next = false;
+  // Whether the block ends in an inline RET: its exit tries the jump cache.
+  bool ret_end = false;
   int64_t end_toff = 0;
   // Whether the host's arithmetic flags are the guest's (after an inline
   // ALU form, and only MOV and LEA forms since).
@@ -985,6 +1026,7 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
         a.AluMImm(true, 0, L.Gpr(kRsp), 8);  // add qword [rsp], 8
         a.Store(true, L.At(L.next_rip), kAx);
         set_next = true;
+        ret_end = k == n - 1;
         break;
       case FastForm::kNone:
         call_handler(k, end);
@@ -998,6 +1040,17 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
   }
   if (!set_next) {
     chain_exit(n, static_cast<int32_t>(end_toff));
+  } else if (ret_end) {
+    // next_rip: a TLB miss's stub ran the RET's handler instead.
+    a.Load(true, kAx, L.At(L.next_rip));
+    a.MovImm(kCx, static_cast<uint64_t>(n));
+    CallTo(a, used_, jump_check_);
+    const size_t unchained = a.Jcc(kCcNe);
+    a.Load(true, kR12, {kDx, -1, kJumpRip});
+    a.OpM(false, 0xff, 4, {kDx, -1, kJumpCode});  // jmp [rdx + code]
+    a.Bind(unchained, a.pos());
+    a.MovImm(kAx, static_cast<uint64_t>(n) << 8);
+    JumpTo(a, used_, epilogue_);
   } else {
     a.MovImm(kAx, static_cast<uint64_t>(n) << 8);
     JumpTo(a, used_, epilogue_);

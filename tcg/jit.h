@@ -72,6 +72,11 @@ class BlockJit {
   // The caller checked that `to` is current and compiled for the CPL, and
   // that its RIP passes Runs().
   void Chain(uint32_t record, uint32_t gen, uint64_t rip, const Block& to);
+  // The host address a chained jump into code at `native` (Block::native)
+  // lands on: past the prologue.
+  uint64_t ChainEntry(uint32_t native) const {
+    return reinterpret_cast<uintptr_t>(rx_) + (native & ~15u) + prologue_;
+  }
   // Forgets all code (the block cache emptied, or the code space is full):
   // code compiled before belongs to an older generation().
   void Reset() {
@@ -108,7 +113,8 @@ class BlockJit {
   // shared space is full.
   uint32_t Thunk(const Cpu& c, Handler h);
   size_t shared_used_ = 0;  // 0: not made yet
-  uint32_t epilogue_ = 0, leave_status_ = 0, leave_after_ = 0, chain_check_ = 0;
+  uint32_t epilogue_ = 0, leave_status_ = 0, leave_after_ = 0, chain_check_ = 0,
+           jump_check_ = 0;
   absl::flat_hash_map<Handler, uint32_t> thunks_;
 
   uint8_t* rw_ = nullptr;

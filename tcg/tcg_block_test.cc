@@ -1698,5 +1698,92 @@ TEST_F(AsmTest, ChainedBlockRewritingItselfRunsTheNewCode) {
   EXPECT_EQ(r.rbx, 298u * 5 + 2u * 7);
 }
 
+// Two return addresses that share a jump cache slot (Cpu::JumpCacheSlot
+// ignores bits 18 and up), on different pages: a RET must go on to its own
+// address, never to the block the slot last held.
+TEST_F(AsmTest, ReturnsSharingAJumpCacheSlotReachTheirOwnCallers) {
+  // mov eax, 0x36000; call rax; add ebx, imm8; ret
+  const uint8_t one[] = {0xb8, 0, 0x60, 3, 0, 0xff, 0xd0, 0x83, 0xc3, 1, 0xc3};
+  const uint8_t hundred[] = {0xb8, 0,    0x60, 3,   0,   0xff,
+                             0xd0, 0x83, 0xc3, 100, 0xc3};
+  const uint8_t ret[] = {0xc3};
+  ASSERT_TRUE(m_->memory().Write(GuestAddr(0x34000), one).ok());
+  ASSERT_TRUE(m_->memory().Write(GuestAddr(0x35000), hundred).ok());
+  ASSERT_TRUE(m_->memory().Write(GuestAddr(0x36000), ret).ok());
+  m_->SetPte(0x40000, 0x34000 | 7);
+  m_->SetPte(0xc0000, 0x35000 | 7);
+  ASSERT_EQ(Cpu::JumpCacheSlot(0x40007), Cpu::JumpCacheSlot(0xc0007));
+  Regs r = RunToHalt(R"(
+    xor ebx, ebx
+    mov edi, 20
+  a:
+    mov eax, 0x40000
+    call rax
+    mov eax, 0xc0000
+    call rax
+    dec edi
+    jnz a
+    hlt)");
+  EXPECT_EQ(r.rbx, 20u * 101);
+}
+
+// The code at a return address changes after the jump cache took it in:
+// the RET must run the new code.
+TEST_F(AsmTest, ReturnToRewrittenCodeRunsTheNewCode) {
+  Regs r = RunToHalt(R"(
+    xor ebx, ebx
+    mov edi, 300
+  a:
+    call f
+  back:
+    mov eax, 5
+    add ebx, eax
+    cmp edi, 2
+    jne s
+    mov byte [rel back + 1], 7
+  s:
+    dec edi
+    jnz a
+    hlt
+  f:
+    ret)");
+  EXPECT_EQ(r.rbx, 299u * 5 + 7);
+}
+
+// Dropping all compiled code (TcgVm::InvalidateCode after new code was
+// written behind the vCPU's back) leaves no jump cache entry that leads
+// into it.
+TEST_F(AsmTest, InvalidatedCodeIsNotReachedThroughTheJumpCache) {
+  const std::string program = R"(
+    mov edi, 3
+  a:
+    call f
+    mov eax, 5
+    dec edi
+    jnz a
+    hlt
+    align 64
+  f:
+    ret)";
+  EXPECT_EQ(RunToHalt(program).rax, 5u);
+  auto code = Assemble(program);
+  ASSERT_TRUE(code.ok());
+  const uint8_t five[] = {0xb8, 5, 0, 0, 0};
+  auto at =
+      std::search(code->begin(), code->end(), std::begin(five), std::end(five));
+  ASSERT_NE(at, code->end());
+  absl::Span<uint8_t> imm =
+      m_->memory().TrySlice(GuestAddr(kCodeAddr + (at - code->begin()) + 1), 1);
+  ASSERT_EQ(imm.size(), 1u);
+  imm[0] = 9;  // not reported
+  m_->vm().InvalidateCode();
+  Regs r = m_->regs();
+  r.rip = kCodeAddr;
+  m_->SetRegs(r);
+  auto exit = m_->Run();
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(m_->regs().rax, 9u);
+}
+
 }  // namespace
 }  // namespace skiff::tcg::testing

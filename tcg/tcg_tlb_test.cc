@@ -68,6 +68,38 @@ TEST_F(AsmTest, UserReadFaultsOnPageASupervisorReadCached) {
   EXPECT_EQ(m_->Read64(r.rsp), 5u);  // present | user
 }
 
+TEST_F(AsmTest, ReturnAtCpl3SkipsTheJumpCacheEntryMadeAtCpl0) {
+  // `load` is compiled at CPL 0 and, reached by the RET in `kernel_ret`,
+  // enters the jump cache. The RET in `user_ret`, compiled at CPL 3, must
+  // not take that entry: its code checks the supervisor's TLB tags.
+  m_->SetPte(0x37000, 0x37000 | 3 | kPteA | kPteD);  // supervisor only
+  Regs r = RunToHalt(std::string(R"(
+    mov rbx, 0x37000
+    mov qword [rbx], 7
+    call kernel_ret
+    call kernel_ret
+    call kernel_ret
+    mov rsi, rax)") + kToUser +
+                     R"(
+  user:
+    call user_ret
+    hlt
+  kernel_ret:
+    lea rax, [rel load]
+    push rax
+    ret
+  user_ret:
+    lea rax, [rel load]
+    push rax
+    ret
+  load:
+    mov rax, [rbx]
+    ret)");
+  EXPECT_EQ(r.rsi, 7u);
+  EXPECT_EQ(r.r14, 14u);
+  EXPECT_EQ(m_->sregs().cr2, 0x37000u);
+}
+
 TEST_F(AsmTest, CodeCompiledAtCpl0FaultsAsUserCodeAtCpl3) {
   // The fixture compiles `load` on its first call, at CPL 0, with the
   // supervisor's TLB tags; from CPL 3 the same block must fault.

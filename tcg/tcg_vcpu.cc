@@ -333,15 +333,20 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
   uint32_t chain_record = 0;
   uint64_t chain_from = 0;
   uint64_t chain_generation = 0;
+  // Whether the last compiled block left unchained without a record.
+  bool jump_fill = false;
   for (;;) {
     const uint64_t epoch = CheckEpoch();
     if (chaining && (c.chain_gen == Cpu::kChainOff || epoch != c.chain_epoch ||
-                     c.tlb_epoch() != chain_tlb_epoch_)) {
-      // Every patch made so far may be stale: start a generation.
+                     c.tlb_epoch() != chain_tlb_epoch_ ||
+                     jit_.generation() != chain_jit_gen_)) {
+      // Every patch and jump cache entry made so far may be stale: start a
+      // generation.
       if (++chain_gens_ == Cpu::kChainOff) chain_gens_ = 1;
       c.chain_gen = chain_gens_;
       c.chain_epoch = epoch;
       chain_tlb_epoch_ = c.tlb_epoch();
+      chain_jit_gen_ = jit_.generation();
     }
     if (b == nullptr || !BlockCache::Current(*b, host, epoch)) {
       b = nullptr;
@@ -359,15 +364,27 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
         if (b == nullptr) return 0;
       }
     }
-    if (chain_record != 0) {
-      // The previous block's exit led here: patch it to jump straight in.
+    if (chain_record != 0 || jump_fill) {
+      // The previous block's exit led here: patch it to jump straight in,
+      // or let a RET find this block in the jump cache.
       const uint32_t native = Native(*b);
       if (chaining && native != 0 && s.code_bits == 64 &&
-          (native & 2) == (s.cpl == 3 ? 2u : 0u) && BlockJit::Runs(rip) &&
-          chain_generation == jit_.generation()) {
-        jit_.Chain(chain_record, c.chain_gen, chain_from, *b);
+          (native & 2) == (s.cpl == 3 ? 2u : 0u) && BlockJit::Runs(rip)) {
+        if (chain_record == 0) {
+          c.jump_cache[Cpu::JumpCacheSlot(rip)] = {
+              .gen = c.chain_gen,
+              .ninsn = b->ninsn,
+              .rip = rip,
+              .block = b,
+              .insns = b->insns(),
+              .code = jit_.ChainEntry(native),
+              .cpl = s.cpl};
+        } else if (chain_generation == jit_.generation()) {
+          jit_.Chain(chain_record, c.chain_gen, chain_from, *b);
+        }
       }
       chain_record = 0;
+      jump_fill = false;
     }
     prev = b;
     uint64_t start = rip;
@@ -414,6 +431,8 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
             chain_record = c.chain_exit;
             chain_from = start;
             chain_generation = jit_.generation();
+          } else {
+            jump_fill = chaining;
           }
         } else {
           // The stopping instruction's address, as ExecBlock leaves it.

@@ -201,6 +201,7 @@ class TcgVcpu : public VcpuBackend {
   // it holds for.
   uint32_t chain_gens_ = 0;
   uint64_t chain_tlb_epoch_ = 0;
+  uint64_t chain_jit_gen_ = 0;
   Insn scratch_;  // decode target for instructions not served by the cache
   MonotonicGuestClock own_clock_;
   static constexpr uint64_t kDeterministicEntropySeed = 0x736b696666;
