@@ -18,7 +18,7 @@ BlockCache::BlockCache() = default;
 BlockCache::~BlockCache() = default;
 
 const Block* BlockCache::Build(uint64_t phys, int code_bits,
-                               const uint8_t* host, int avail) {
+                               const uint8_t* host, int avail, int spill) {
   if (sets_ == nullptr) {
     sets_ = std::make_unique<Set[]>(kSets);
     // Not value-initialised: only the bytes blocks use become resident.
@@ -29,7 +29,7 @@ const Block* BlockCache::Build(uint64_t phys, int code_bits,
   bool branch_end = false;
   while (n < Block::kMaxInsns) {
     Insn& insn = scratch_[n];
-    if (Decode(host + pos, avail - pos, code_bits, &insn) !=
+    if (Decode(host + pos, avail + spill - pos, code_bits, &insn) !=
             DecodeResult::kOk ||
         pos + insn.len > Block::kMaxBytes) {
       break;  // crosses the page, too long, or the block is full
@@ -60,7 +60,8 @@ const Block* BlockCache::Build(uint64_t phys, int code_bits,
                      .nbytes = static_cast<uint16_t>(pos),
                      .ninsn = static_cast<uint8_t>(n),
                      .branch_end = branch_end,
-                     .insns_offset = static_cast<uint32_t>(insns_offset)};
+                     .insns_offset = static_cast<uint32_t>(insns_offset),
+                     .spill = static_cast<uint8_t>(std::max(pos - avail, 0))};
   std::memcpy(at + sizeof(Block), host, static_cast<size_t>(pos));
   Insn* insns = reinterpret_cast<Insn*>(at + insns_offset);
   for (int k = 0; k < n; ++k) new (&insns[k]) Insn(scratch_[k]);

@@ -23,6 +23,12 @@
 //
 //   const Block* b = cache.Lookup(phys, 64, host, epoch);
 //   if (b == nullptr) b = cache.Build(phys, 64, host, 4096 - (phys & 0xfff));
+//
+// A 64-bit block may end with an instruction that crosses into the next
+// page when that page follows in guest-physical and host memory (kernel
+// text does); its bytes are then compared as one run, and the run loop
+// checks the next page's translation again whenever the TLB epoch or CPL
+// changed (Block::spill_context).
 #ifndef SKIFF_TCG_BLOCK_CACHE_H_
 #define SKIFF_TCG_BLOCK_CACHE_H_
 
@@ -67,6 +73,12 @@ struct Block {
   };
   mutable Link links[2];
   mutable uint8_t next_link = 0;
+  // Bytes of the last instruction that lie on the next page (64-bit code
+  // only): the block was built where the next linear page mapped the next
+  // physical page, and it holds while it still does, which was last seen
+  // under LinkContext `spill_context`.
+  uint8_t spill = 0;
+  mutable uint64_t spill_context = ~0ull;
   // Entries while not compiled (BlockJit), and the compiled code: its
   // offset in the code space | 2 when compiled for CPL 3 | 1, or 0.
   mutable uint16_t runs = 0;
@@ -154,12 +166,14 @@ class BlockCache {
   }
 
   // Decodes a new block from `host` (`avail` bytes up to the end of the
-  // page) and files it under `phys`. nullptr when not even the first
-  // instruction decodes within the page (page-crossing or over-long
-  // instruction): the caller executes it one at a time. May empty the
-  // cache first, so earlier Block pointers are dead after a Build.
+  // page, and `spill` more after it that the last instruction may take,
+  // which then ends the block) and files it under `phys`. nullptr when not
+  // even the first instruction decodes within those (an instruction
+  // crossing the page with no spill, or over-long): the caller executes it
+  // one at a time. May empty the cache first, so earlier Block pointers are
+  // dead after a Build.
   const Block* Build(uint64_t phys, int code_bits, const uint8_t* host,
-                     int avail);
+                     int avail, int spill = 0);
 
   void Clear();
   // The index set and tag of the block at `phys` (for tests).

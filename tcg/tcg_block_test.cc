@@ -1785,5 +1785,171 @@ TEST_F(AsmTest, InvalidatedCodeIsNotReachedThroughTheJumpCache) {
   EXPECT_EQ(m_->regs().rax, 9u);
 }
 
+// `mov eax, imm32; ret` at linear 0x40ffe, its last three immediate bytes
+// and the RET on linear page 0x41000: physical 0x33ffe onwards, with
+// 0x34000 right after it, or else 0x36000 (an immediate 0x100 higher).
+void LoadStraddlingLoad(FlatMachine& m, uint64_t first_pte_bits,
+                        uint64_t next_pte_bits) {
+  const uint8_t first[] = {0xb8, 7};
+  const uint8_t rest[] = {0, 0, 0, 0xc3};
+  const uint8_t other[] = {1, 0, 0, 0xc3};
+  ASSERT_TRUE(m.memory().Write(GuestAddr(0x33ffe), first).ok());
+  ASSERT_TRUE(m.memory().Write(GuestAddr(0x34000), rest).ok());
+  ASSERT_TRUE(m.memory().Write(GuestAddr(0x36000), other).ok());
+  m.SetPte(0x40000, 0x33000 | first_pte_bits);
+  m.SetPte(0x41000, 0x34000 | next_pte_bits);
+}
+
+// Three calls of `entry` (the straddling load), a remap of linear page
+// 0x41000 to 0x36000 and `flush`, then three more calls.
+std::string StraddleRemapSource(const std::string& flush,
+                                const std::string& entry = "0x40ffe") {
+  return R"(
+    xor ebx, ebx
+    mov edi, 3
+  a:
+    mov eax, )" +
+         entry + R"(
+    call rax
+    add ebx, eax
+    dec edi
+    jnz a
+    mov qword [0x4000 + 0x41 * 8], 0x36000 | 7
+    )" + flush +
+         R"(
+    mov edi, 3
+  b:
+    mov eax, )" +
+         entry + R"(
+    call rax
+    add ebx, eax
+    dec edi
+    jnz b
+    hlt)";
+}
+
+// A block may end with an instruction that crosses into the next page
+// where that page follows in physical memory; when the next page is
+// remapped, the instruction must be decoded from the new one.
+TEST_F(AsmTest, StraddlingInstructionSeesItsNextPageRemapped) {
+  LoadStraddlingLoad(*m_, 7, 7);
+  Regs r = RunToHalt(StraddleRemapSource("invlpg [0x41000]"));
+  EXPECT_EQ(r.rbx, 3u * 7 + 3u * 0x107);
+}
+
+// A jump at linear 0x40ffd whose displacement's two high bytes lie on a
+// non-global page (no block starts there), called from global code: a CR3
+// write drops that translation, so after the remap the jump goes 64 KiB
+// further.
+TEST_F(AsmTest, StraddlingJumpSeesItsNextPageRemappedByCr3Reload) {
+  m_->SetPte(kCodeAddr, kCodeAddr | 0x107);
+  auto code = Assemble(
+      StraddleRemapSource("mov rax, cr3\nmov cr3, rax", "0x40ffd") + R"(
+  target:
+    mov eax, 1
+    ret)");
+  ASSERT_TRUE(code.ok());
+  ASSERT_TRUE(m_->LoadCode(*code).ok());
+  const uint64_t target = kCodeAddr + code->size() - 6;
+  const uint8_t far_target[] = {0xb8, 0x20, 0, 0, 0, 0xc3};  // mov eax, 32
+  ASSERT_TRUE(m_->memory().Write(GuestAddr(target + 0x10000), far_target).ok());
+  const uint32_t rel = static_cast<uint32_t>(target - 0x41002);
+  const uint32_t far_rel = rel + 0x10000;
+  const uint8_t first[] = {0xe9, static_cast<uint8_t>(rel),
+                           static_cast<uint8_t>(rel >> 8)};
+  const uint8_t rest[] = {static_cast<uint8_t>(rel >> 16),
+                          static_cast<uint8_t>(rel >> 24)};
+  const uint8_t other[] = {static_cast<uint8_t>(far_rel >> 16),
+                           static_cast<uint8_t>(far_rel >> 24)};
+  ASSERT_TRUE(m_->memory().Write(GuestAddr(0x33ffd), first).ok());
+  ASSERT_TRUE(m_->memory().Write(GuestAddr(0x34000), rest).ok());
+  ASSERT_TRUE(m_->memory().Write(GuestAddr(0x36000), other).ok());
+  m_->SetPte(0x40000, 0x33000 | 0x107);
+  m_->SetPte(0x41000, 0x34000 | 7);
+  auto exit = m_->Run();
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->kind, VcpuExit::Kind::kHalt);
+  EXPECT_EQ(m_->regs().rbx, 3u * 1 + 3u * 32);
+}
+
+// A write to the part of a straddling instruction on the next page, a page
+// no block starts on, is seen: the block's pages are both code pages. The
+// loop makes the first run trust the blocks and chain them.
+TEST_F(AsmTest, WriteToTheNextPageOfAStraddlingInstructionIsSeen) {
+  auto code = Assemble(R"(
+    mov edi, 3
+  top:
+    jmp f
+  r1:
+    mov eax, 1
+    dec edi
+    jnz top
+    hlt
+    align 4096
+    times 4096 - 3 db 0xcc
+  f:
+    jmp near r1)");
+  ASSERT_TRUE(code.ok());
+  ASSERT_TRUE(m_->LoadCode(*code).ok());
+  const uint64_t f = kCodeAddr + code->size() - 5;
+  ASSERT_EQ(f & 0xfff, 0xffdu);
+  auto exit = m_->Run();
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  ASSERT_EQ(m_->regs().rax, 1u);
+  // The displacement's two high bytes (on the next page) +1: the jump goes
+  // 64 KiB further on, where it finds `mov eax, 2; hlt`.
+  const uint8_t one[] = {0xb8, 1, 0, 0, 0};
+  auto at =
+      std::search(code->begin(), code->end(), std::begin(one), std::end(one));
+  ASSERT_NE(at, code->end());
+  const uint64_t r1 = kCodeAddr + (at - code->begin());
+  const uint8_t two[] = {0xb8, 2, 0, 0, 0, 0xf4};
+  ASSERT_TRUE(m_->memory().Write(GuestAddr(r1 + 0x10000), two).ok());
+  const uint32_t rel = static_cast<uint32_t>(r1 + 0x10000 - (f + 5));
+  const uint8_t high[] = {static_cast<uint8_t>(rel >> 16),
+                          static_cast<uint8_t>(rel >> 24)};
+  ASSERT_TRUE(m_->memory().Write(GuestAddr(f + 3), high).ok());
+  Regs r = m_->regs();
+  r.rip = kCodeAddr;
+  m_->SetRegs(r);
+  exit = m_->Run();
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(m_->regs().rax, 2u);
+}
+
+// A block whose last instruction crosses into a page that is then
+// unmapped: the block's earlier instructions still run, and the probe of
+// the next page leaves no fault (nor CR2) behind when the crossing
+// instruction is not reached.
+TEST_F(AsmTest, UnmappedNextPageFaultsOnlyWhenTheCrossingInstructionRuns) {
+  // ret; test edi, edi; jnz (the ret); mov eax, 7 (crossing); ret
+  const uint8_t first[] = {0xc3, 0x85, 0xff, 0x75, 0xfb, 0xb8, 7};
+  const uint8_t rest[] = {0, 0, 0, 0xc3};
+  ASSERT_TRUE(m_->memory().Write(GuestAddr(0x33ff9), first).ok());
+  ASSERT_TRUE(m_->memory().Write(GuestAddr(0x34000), rest).ok());
+  m_->SetPte(0x40000, 0x33000 | 7);
+  m_->SetPte(0x41000, 0x34000 | 7);
+  Regs r = RunToHalt(R"(
+    mov r14, 99
+    xor edi, edi
+    mov esi, 0x40ffa
+    call rsi
+    mov ebx, eax
+    mov qword [0x4000 + 0x41 * 8], 0
+    invlpg [0x41000]
+    mov rax, 0x1234
+    mov cr2, rax
+    mov edi, 1
+    call rsi
+    mov rcx, cr2
+    xor edi, edi
+    call rsi
+    hlt)");
+  EXPECT_EQ(r.rbx, 7u);
+  EXPECT_EQ(r.rcx, 0x1234u);
+  EXPECT_EQ(r.r14, 14u);  // the last call reaches the crossing instruction
+  EXPECT_EQ(m_->sregs().cr2, 0x41000u);
+}
+
 }  // namespace
 }  // namespace skiff::tcg::testing

@@ -223,11 +223,15 @@ inline ExecStatus ExecBlock(Cpu& c, const Insn*& in, uint64_t& rip,
   }
 }
 
+// The longest x86 instruction.
+constexpr int kMaxInsnBytes = 15;
+
 }  // namespace
 
 // The block at RIP through the TLB and the index, built if missing, and
 // linked from `prev` (when it may be); nullptr when only Step can go on (a
-// fetch fault, code outside RAM, an instruction that straddles a page).
+// fetch fault, code outside RAM, an instruction that crosses into a page
+// that does not follow it).
 // Out of line: it keeps the hot loop's registers free.
 const Block* TcgVcpu::FindBlock(const Block* prev, uint64_t context,
                                 uint64_t epoch, const uint8_t** host) {
@@ -246,19 +250,29 @@ const Block* TcgVcpu::FindBlock(const Block* prev, uint64_t context,
     }
   }
   const Block* b = blocks_.Lookup(phys, s.code_bits, *host, epoch);
+  const int avail = static_cast<int>(4096 - (phys & 0xfff));
   if (b == nullptr) {
-    b = blocks_.Build(phys, s.code_bits, *host,
-                      static_cast<int>(4096 - (phys & 0xfff)));
+    // Only a block that may reach the page's end can spill over it.
+    const bool spill = s.code_bits == 64 && avail <= Block::kMaxBytes &&
+                       NextPageFollows(lin, phys, *host);
+    b = blocks_.Build(phys, s.code_bits, *host, avail,
+                      spill ? kMaxInsnBytes - 1 : 0);
     if (b == nullptr) return nullptr;
     if (generation != blocks_.generation()) {
       c.ForgetCodePages();
       jit_.Reset();
     }
     // An unmarked page would take writes without a report.
-    if (writes_reported_ && !c.MarkCodePage(phys)) {
+    if (writes_reported_ &&
+        (!c.MarkCodePage(phys) ||
+         (b->spill != 0 && !c.MarkCodePage(phys + avail)))) {
       writes_reported_ = false;
       c.chain_gen = Cpu::kChainOff;
     }
+    b->spill_context = context;
+  } else if (b->spill != 0 && b->spill_context != context) {
+    if (!NextPageFollows(lin, phys, *host)) return nullptr;
+    b->spill_context = context;
   }
   // A Build that emptied the cache killed `prev`.
   if (prev != nullptr && generation == blocks_.generation()) {
@@ -266,6 +280,35 @@ const Block* TcgVcpu::FindBlock(const Block* prev, uint64_t context,
     BlockCache::AddLink(*prev, s.rip, context, b, *host);
   }
   return b;
+}
+
+// Whether the linear page after `lin`'s (whose byte is guest-physical
+// `phys`, at `host`) is executable here and maps the next guest-physical
+// page, which follows in host memory. Probing it leaves no fault behind; a
+// translation that is not global makes the next CR3 load move the TLB epoch, as
+// a link does.
+bool TcgVcpu::NextPageFollows(uint64_t lin, uint64_t phys,
+                              const uint8_t* host) {
+  Cpu& c = cpu_;
+  const uint64_t next = (lin | 0xfff) + 1;
+  const uint8_t* next_host;
+  uint64_t next_phys;
+  if (!c.FetchHostViaTlb(next, &next_host, &next_phys)) {
+    const uint64_t cr2 = c.s.cr2;
+    const PendingFault fault = c.pending_fault;
+    uint8_t byte;
+    const bool mapped = c.FetchPage(next, &byte, 1, &next_phys) > 0 &&
+                        c.FetchHostViaTlb(next, &next_host, &next_phys);
+    c.s.cr2 = cr2;
+    c.pending_fault = fault;
+    if (!mapped) return false;
+  }
+  const uint64_t off = lin & 0xfff;
+  if (next_phys != phys - off + 4096 || next_host != host - off + 4096) {
+    return false;
+  }
+  if (!c.CodeTlbGlobal(next)) c.NoteNonGlobalLink();
+  return true;
 }
 
 void TcgVcpu::SetJitThreshold(uint32_t threshold) {

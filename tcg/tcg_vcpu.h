@@ -112,10 +112,13 @@ class TcgVcpu : public VcpuBackend {
   // most up to instruction limit_, until the run loop must poll
   // something. Returns 1 to go on, -1 when Run() must return `*exit`, 0 when
   // there is no block (RIP's page is not the current fetch page, or its
-  // first instruction crosses the page): then Step() runs one instruction.
+  // first instruction crosses into a page that does not follow it): then
+  // Step() runs one instruction.
   int RunBlocks(VcpuExit* exit);
   // Compiles `b` for the current CPL (BlockJit).
   [[gnu::noinline]] void Compile(const Block& b);
+  // Whether a block at `lin` may take bytes from the next page.
+  bool NextPageFollows(uint64_t lin, uint64_t phys, const uint8_t* host);
   [[gnu::noinline]] const Block* FindBlock(const Block* prev, uint64_t context,
                                            uint64_t epoch,
                                            const uint8_t** host);
