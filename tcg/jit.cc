@@ -236,7 +236,8 @@ constexpr int32_t kBias = 128;
 struct Layout {
   int32_t gpr, next_rip, block_end, lazy_res, lazy_a, lazy_b, lazy_aux, lazy_op,
       tlb, seg_base, rflags, chain_gen, chain_exit, chain_epoch, chain_left,
-      chain_block, chain_rip, write_epoch_word, irq_flag, kick, jump_cache, cpl;
+      chain_block, chain_rip, write_epoch_word, irq_flag, kick, jump_cache, cpl,
+      shadow_next, code_bits;
   explicit Layout(const Cpu& c) {
     const auto* base = reinterpret_cast<const char*>(&c) + kBias;
     auto off = [&](const void* p) {
@@ -264,6 +265,8 @@ struct Layout {
     kick = off(&c.kick);
     jump_cache = off(&c.jump_cache[0]);
     cpl = off(&c.s.cpl);
+    shadow_next = off(&c.shadow_next);
+    code_bits = off(&c.s.code_bits);
   }
   Mem Gpr(int r) const { return {kBx, -1, gpr + 8 * r}; }
   // A register operand of `size` bytes: byte registers 4..7 are AH..BH
@@ -457,10 +460,20 @@ void BlockJit::MakeShared(const Cpu& c) {
   for (size_t j : no) a.Bind(j, fail);
   a.AluRImm(false, 1, kAx, 1);  // or eax, 1: ZF clear
   a.Byte(0xc3);
-  // A RET's way on (Cpu::jump_cache), called with rax = the return address
-  // and ecx = the instructions run: as chain_check_, with rdx = the cache
-  // entry whose target is taken.
+  // The way on after a handler, called with ecx = the instructions run: as
+  // jump_check_ below, unless the handler left an interrupt shadow or
+  // another code size.
+  handler_jump_check_ = static_cast<uint32_t>(a.pos());
+  static_assert(sizeof(c.shadow_next) == 1 && sizeof(c.s.code_bits) == 1);
+  a.CmpByte(L.At(L.shadow_next), 0);
+  a.Bind(a.Jcc(kCcNe), fail);
+  a.CmpByte(L.At(L.code_bits), 64);
+  a.Bind(a.Jcc(kCcNe), fail);
+  // A RET's way on (Cpu::jump_cache) to c.next_rip, called with ecx = the
+  // instructions run: as chain_check_, with rdx = the cache entry whose
+  // target is taken.
   jump_check_ = static_cast<uint32_t>(a.pos());
+  a.Load(true, kAx, L.At(L.next_rip));
   static_assert(Cpu::kJumpCacheSlots == 512);
   static_assert(
       offsetof(Cpu::JumpCacheEntry, gen) == offsetof(ChainRecord, gen) &&
@@ -1040,18 +1053,15 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
   }
   if (!set_next) {
     chain_exit(n, static_cast<int32_t>(end_toff));
-  } else if (ret_end) {
-    // next_rip: a TLB miss's stub ran the RET's handler instead.
-    a.Load(true, kAx, L.At(L.next_rip));
+  } else {
+    // To c.next_rip through the jump cache: after an inline RET (or its
+    // handler, run by a stub on a TLB miss), or after any other handler.
     a.MovImm(kCx, static_cast<uint64_t>(n));
-    CallTo(a, used_, jump_check_);
+    CallTo(a, used_, ret_end ? jump_check_ : handler_jump_check_);
     const size_t unchained = a.Jcc(kCcNe);
     a.Load(true, kR12, {kDx, -1, kJumpRip});
     a.OpM(false, 0xff, 4, {kDx, -1, kJumpCode});  // jmp [rdx + code]
     a.Bind(unchained, a.pos());
-    a.MovImm(kAx, static_cast<uint64_t>(n) << 8);
-    JumpTo(a, used_, epilogue_);
-  } else {
     a.MovImm(kAx, static_cast<uint64_t>(n) << 8);
     JumpTo(a, used_, epilogue_);
   }

@@ -114,7 +114,7 @@ class BlockJit {
   uint32_t Thunk(const Cpu& c, Handler h);
   size_t shared_used_ = 0;  // 0: not made yet
   uint32_t epilogue_ = 0, leave_status_ = 0, leave_after_ = 0, chain_check_ = 0,
-           jump_check_ = 0;
+           jump_check_ = 0, handler_jump_check_ = 0;
   absl::flat_hash_map<Handler, uint32_t> thunks_;
 
   uint8_t* rw_ = nullptr;

@@ -1951,5 +1951,92 @@ TEST_F(AsmTest, UnmappedNextPageFaultsOnlyWhenTheCrossingInstructionRuns) {
   EXPECT_EQ(m_->sregs().cr2, 0x41000u);
 }
 
+// The jump cache holds 64-bit code for `x`; a far return (a handler) that
+// lands on `x` in compatibility mode must not take it.
+TEST_F(AsmTest, FarReturnToCompatibilityModeSkipsTheJumpCache) {
+  auto code = Assemble(R"(
+    mov eax, 10
+    test edi, edi
+    jnz compat
+    lea rcx, [rel x]
+    push rcx
+    ret
+  compat:
+    push qword 0x08
+    lea rcx, [rel x]
+    push rcx
+    o64 retf
+  x:
+    db 0x48, 0x05, 1, 0, 0, 0    ; add rax, 1 / dec eax; add eax, 1
+    hlt)");
+  ASSERT_TRUE(code.ok());
+  ASSERT_TRUE(m_->LoadCode(*code).ok());
+  auto run = [&](uint64_t rdi) {
+    Regs r = m_->regs();
+    r.rip = kCodeAddr;
+    r.rdi = rdi;
+    m_->SetRegs(r);
+    auto exit = m_->Run();
+    EXPECT_TRUE(exit.ok() && exit->kind == VcpuExit::Kind::kHalt);
+    return m_->regs().rax;
+  };
+  for (int k = 0; k < 3; ++k) EXPECT_EQ(run(0), 11u);
+  EXPECT_EQ(run(1), 10u);
+  EXPECT_EQ(m_->sregs().cs.selector, kKernelCs32);
+}
+
+// Port writes of 1 flag an interrupt (FlaggedIrq) at once.
+class RaisingIo : public RecordingIo {
+ public:
+  explicit RaisingIo(FlaggedIrq& irq) : irq_(irq) {}
+  void PioWrite(uint16_t port, absl::Span<const uint8_t> data) override {
+    if (data[0] == 1) irq_.flag = true;
+    RecordingIo::PioWrite(port, data);
+  }
+
+ private:
+  FlaggedIrq& irq_;
+};
+
+// STI (a handler) ends its block in an interrupt shadow: the block after
+// it, though in the jump cache, must not be jumped to, so that the
+// interrupt its first instruction raises comes right after that
+// instruction.
+TEST_F(AsmTest, StiShadowSkipsTheJumpCache) {
+  FlaggedIrq irq;
+  m_->vcpu().set_interrupt_source(&irq);
+  RaisingIo io(irq);
+  auto code = Assemble(R"(
+    cli
+    xor ebx, ebx
+    mov edi, 5
+    mov al, 0
+  top:
+    cmp edi, 2
+    ja via_ret                ; 5, 4, 3: reach b by RET, IF=0
+    mov al, 1
+    sti                       ; 2: reach b in the STI shadow
+  b:
+    out 0x80, al
+    mov ebx, edi
+    cli
+    dec edi
+    jnz top
+    hlt
+  via_ret:
+    lea rcx, [rel b]
+    push rcx
+    ret)");
+  ASSERT_TRUE(code.ok());
+  ASSERT_TRUE(m_->LoadCode(*code).ok());
+  auto exit = m_->vcpu().Run(io);
+  m_->vcpu().set_interrupt_source(nullptr);
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->kind, Kind::kHalt);
+  Regs r = m_->regs();
+  EXPECT_EQ(r.r14, 0x31u);
+  EXPECT_EQ(r.rbx, 3u);  // the interrupt came before `mov ebx, edi`
+}
+
 }  // namespace
 }  // namespace skiff::tcg::testing
