@@ -318,7 +318,7 @@ class Cpu {
     uint32_t cpl = 0;
     uint32_t unused = 0;
   };
-  static constexpr size_t kJumpCacheSlots = 512;
+  static constexpr size_t kJumpCacheSlots = 4096;
   static size_t JumpCacheSlot(uint64_t rip) {
     return (rip ^ (rip >> 9)) & (kJumpCacheSlots - 1);
   }

@@ -474,17 +474,17 @@ void BlockJit::MakeShared(const Cpu& c) {
   // target is taken.
   jump_check_ = static_cast<uint32_t>(a.pos());
   a.Load(true, kAx, L.At(L.next_rip));
-  static_assert(Cpu::kJumpCacheSlots == 512);
+  static_assert((Cpu::kJumpCacheSlots & (Cpu::kJumpCacheSlots - 1)) == 0);
   static_assert(
       offsetof(Cpu::JumpCacheEntry, gen) == offsetof(ChainRecord, gen) &&
       offsetof(Cpu::JumpCacheEntry, ninsn) == offsetof(ChainRecord, ninsn) &&
       offsetof(Cpu::JumpCacheEntry, block) == offsetof(ChainRecord, block) &&
       offsetof(Cpu::JumpCacheEntry, insns) == offsetof(ChainRecord, insns));
   static_assert(sizeof(Cpu::JumpCacheEntry) == 48);
-  a.OpR(false, 0x8b, kDx, kAx);         // mov edx, eax
-  a.ShrImm(false, kDx, 9);              // shr edx, 9
-  a.AluRR(false, 6, kDx, kAx);          // xor edx, eax
-  a.AluRImm(false, 4, kDx, 511);        // and edx, 511
+  a.OpR(false, 0x8b, kDx, kAx);                        // mov edx, eax
+  a.ShrImm(false, kDx, 9);                             // shr edx, 9
+  a.AluRR(false, 6, kDx, kAx);                         // xor edx, eax
+  a.AluRImm(false, 4, kDx, Cpu::kJumpCacheSlots - 1);  // and edx, mask
   a.Lea(false, kDx, {kDx, kDx, 0, 1});  // lea edx, [rdx + rdx * 2]
   a.OpR(false, 0xc1, 4, kDx);           // shl edx, 4
   a.Byte(4);

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "tcg/testing/asm_fixture.h"
 
@@ -1698,32 +1699,43 @@ TEST_F(AsmTest, ChainedBlockRewritingItselfRunsTheNewCode) {
   EXPECT_EQ(r.rbx, 298u * 5 + 2u * 7);
 }
 
-// Two return addresses that share a jump cache slot (Cpu::JumpCacheSlot
-// ignores bits 18 and up), on different pages: a RET must go on to its own
-// address, never to the block the slot last held.
+// Two return addresses that share a jump cache slot, on different pages:
+// a RET must go on to its own address, never to the block the slot last
+// held.
 TEST_F(AsmTest, ReturnsSharingAJumpCacheSlotReachTheirOwnCallers) {
-  // mov eax, 0x36000; call rax; add ebx, imm8; ret
+  // mov eax, 0x36000; call rax; add ebx, imm8; ret (returns after 7 bytes)
   const uint8_t one[] = {0xb8, 0, 0x60, 3, 0, 0xff, 0xd0, 0x83, 0xc3, 1, 0xc3};
   const uint8_t hundred[] = {0xb8, 0,    0x60, 3,   0,   0xff,
                              0xd0, 0x83, 0xc3, 100, 0xc3};
   const uint8_t ret[] = {0xc3};
+  // The second caller's place on linear page 0xc0000 whose return address
+  // takes the first one's slot.
+  uint64_t second = 0;
+  for (uint64_t at = 0xc0000; at < 0xc0ff0; ++at) {
+    if (Cpu::JumpCacheSlot(at + 7) == Cpu::JumpCacheSlot(0x40007)) {
+      second = at;
+      break;
+    }
+  }
+  ASSERT_NE(second, 0u);
   ASSERT_TRUE(m_->memory().Write(GuestAddr(0x34000), one).ok());
-  ASSERT_TRUE(m_->memory().Write(GuestAddr(0x35000), hundred).ok());
+  ASSERT_TRUE(
+      m_->memory().Write(GuestAddr(0x35000 + (second & 0xfff)), hundred).ok());
   ASSERT_TRUE(m_->memory().Write(GuestAddr(0x36000), ret).ok());
   m_->SetPte(0x40000, 0x34000 | 7);
   m_->SetPte(0xc0000, 0x35000 | 7);
-  ASSERT_EQ(Cpu::JumpCacheSlot(0x40007), Cpu::JumpCacheSlot(0xc0007));
-  Regs r = RunToHalt(R"(
+  Regs r = RunToHalt(absl::StrFormat(R"(
     xor ebx, ebx
     mov edi, 20
   a:
     mov eax, 0x40000
     call rax
-    mov eax, 0xc0000
+    mov eax, %d
     call rax
     dec edi
     jnz a
-    hlt)");
+    hlt)",
+                                     second));
   EXPECT_EQ(r.rbx, 20u * 101);
 }
 
