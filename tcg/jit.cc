@@ -343,6 +343,7 @@ bool BlockJit::Map() {
   used_ = kSharedBytes;
   shared_used_ = 0;
   thunks_.clear();
+  branch_thunks_.clear();
   return true;
 }
 
@@ -353,6 +354,7 @@ void BlockJit::Unmap() {
   rx_ = rw_ = nullptr;
   shared_used_ = 0;
   thunks_.clear();
+  branch_thunks_.clear();
 }
 
 // Jumps and calls between the shared code and blocks, by code-space offset.
@@ -498,11 +500,30 @@ void BlockJit::MakeShared(const Cpu& c) {
   a.OpM(false, 0x3a, kAx, L.At(L.cpl));  // cmp al, [cpl]
   a.Bind(a.Jcc(kCcNe), fail);
   a.Bind(a.Jmp(), common);
+  // From a branch's thunk after its handler jumped (ExitBlock; the return
+  // address on the stack, rsi = the Insn): on through the jump cache, with
+  // block_end set again for the blocks that follow, or out as leave_after_.
+  leave_jump_ = static_cast<uint32_t>(a.pos());
+  a.AluRImm(true, 0, kSp, 8);   // add rsp, 8
+  a.OpR(true, 0x8b, kCx, kSi);  // mov rcx, rsi
+  a.AluRR(true, 5, kCx, kR14);  // sub rcx, r14
+  a.ShrImm(true, kCx, 5);       // / sizeof(Insn)
+  a.AluRImm(true, 0, kCx, 1);   // + 1
+  CallTo(a, 0, handler_jump_check_);
+  const size_t out = a.Jcc(kCcNe);
+  a.StoreImm64(L.At(L.block_end), 1);
+  a.Load(true, kR12, {kDx, -1, kJumpRip});
+  a.OpM(false, 0xff, 4, {kDx, -1, kJumpCode});  // jmp [rdx + code]
+  a.Bind(out, a.pos());
+  count_from_insn();
+  a.OpR(true, 0x8b, kAx, kSi);  // mov rax, rsi
+  JumpTo(a, 0, epilogue_);
   shared_used_ = a.pos();
 }
 
-uint32_t BlockJit::Thunk(const Cpu& c, Handler h) {
-  if (auto it = thunks_.find(h); it != thunks_.end()) return it->second;
+uint32_t BlockJit::Thunk(const Cpu& c, Handler h, bool branch) {
+  auto& thunks = branch ? branch_thunks_ : thunks_;
+  if (auto it = thunks.find(h); it != thunks.end()) return it->second;
   // rsi = the Insn, eax = its end as an offset from the block's RIP.
   const Layout L(c);
   Asm a(rw_ + shared_used_, kSharedBytes - shared_used_);
@@ -521,12 +542,12 @@ uint32_t BlockJit::Thunk(const Cpu& c, Handler h) {
   a.Byte(0xc0);  // test al, al
   JccTo(a, shared_used_, kCcNe, leave_status_);
   a.AluMImm(true, 7, L.At(L.block_end), 0);  // cmp qword [block_end], 0
-  JccTo(a, shared_used_, kCcE, leave_after_);
+  JccTo(a, shared_used_, kCcE, branch ? leave_jump_ : leave_after_);
   a.Byte(0xc3);
   if (!a.fits()) return 0;
   const auto at = static_cast<uint32_t>(shared_used_);
   shared_used_ += (a.pos() + 15) & ~size_t{15};
-  thunks_[h] = at;
+  thunks[h] = at;
   return at;
 }
 
@@ -593,7 +614,8 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
   auto call_handler = [&](int k, uint32_t end) {
     // Through the handler's thunk, which leaves the block itself after a
     // status other than kNext or an ExitBlock.
-    if (const uint32_t t = Thunk(c, alone[k]); t != 0) {
+    if (const uint32_t t = Thunk(c, alone[k], form[k].kind == FastForm::kJcc);
+        t != 0) {
       a.Lea(true, kSi, {kR14, -1, static_cast<int32_t>(sizeof(Insn)) * k});
       a.MovImm(kAx, end);
       CallTo(a, used_, t);

@@ -110,12 +110,14 @@ class BlockJit {
   static constexpr size_t kSharedBytes = 64u << 10;
   void MakeShared(const Cpu& c);
   // The offset of the thunk that calls `h` for a block, or 0 when the
-  // shared space is full.
-  uint32_t Thunk(const Cpu& c, Handler h);
+  // shared space is full. A branch's thunk (`branch`: its handler calls
+  // ExitBlock only when it jumps) goes on through the jump cache when the
+  // branch is taken.
+  uint32_t Thunk(const Cpu& c, Handler h, bool branch = false);
   size_t shared_used_ = 0;  // 0: not made yet
   uint32_t epilogue_ = 0, leave_status_ = 0, leave_after_ = 0, chain_check_ = 0,
-           jump_check_ = 0, handler_jump_check_ = 0;
-  absl::flat_hash_map<Handler, uint32_t> thunks_;
+           jump_check_ = 0, handler_jump_check_ = 0, leave_jump_ = 0;
+  absl::flat_hash_map<Handler, uint32_t> thunks_, branch_thunks_;
 
   uint8_t* rw_ = nullptr;
   uint8_t* rx_ = nullptr;
