@@ -1816,28 +1816,14 @@ void LoadStraddlingLoad(FlatMachine& m, uint64_t first_pte_bits,
 // 0x41000 to 0x36000 and `flush`, then three more calls.
 std::string StraddleRemapSource(const std::string& flush,
                                 const std::string& entry = "0x40ffe") {
-  return R"(
-    xor ebx, ebx
-    mov edi, 3
-  a:
-    mov eax, )" +
-         entry + R"(
-    call rax
-    add ebx, eax
-    dec edi
-    jnz a
-    mov qword [0x4000 + 0x41 * 8], 0x36000 | 7
-    )" + flush +
-         R"(
-    mov edi, 3
-  b:
-    mov eax, )" +
-         entry + R"(
-    call rax
-    add ebx, eax
-    dec edi
-    jnz b
-    hlt)";
+  const auto calls = [&](const std::string& label) {
+    return "    mov edi, 3\n  " + label + ":\n    mov eax, " + entry +
+           "\n    call rax\n    add ebx, eax\n    dec edi\n    jnz " + label +
+           "\n";
+  };
+  return "    xor ebx, ebx\n" + calls("a") +
+         "    mov qword [0x4000 + 0x41 * 8], 0x36000 | 7\n    " + flush + "\n" +
+         calls("b") + "    hlt\n";
 }
 
 // A block may end with an instruction that crosses into the next page
