@@ -304,10 +304,12 @@ class Cpu {
   // running).
   GuestEntropy* entropy = nullptr;
   const std::atomic<bool>* kick = nullptr;
-  // Where a compiled block's RET goes on without the run loop: the block at
-  // the return address, looked up by JumpCacheSlot(rip) and taken under
-  // the chained jump's conditions while gen equals chain_gen and cpl the
-  // CPL. The run loop fills it after an exit it could not chain.
+  // Where a compiled block goes on without the run loop when its next RIP
+  // is known only as it runs (a RET, after a handler, a taken branch run
+  // by its handler): the block at that RIP, looked up by JumpCacheSlot(rip)
+  // and taken under the chained jump's conditions while gen equals
+  // chain_gen and cpl the CPL. The run loop fills it after an exit it
+  // could not chain.
   struct JumpCacheEntry {
     uint32_t gen = 0;  // 0: empty
     uint32_t ninsn = 0;
