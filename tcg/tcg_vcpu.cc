@@ -376,7 +376,7 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
   uint32_t chain_record = 0;
   uint64_t chain_from = 0;
   uint64_t chain_generation = 0;
-  // Whether the last compiled block left unchained without a record.
+  // Whether the last compiled block left without a record to patch.
   bool jump_fill = false;
   for (;;) {
     const uint64_t epoch = CheckEpoch();
@@ -409,7 +409,8 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
     }
     if (chain_record != 0 || jump_fill) {
       // The previous block's exit led here: patch it to jump straight in,
-      // or let a RET find this block in the jump cache.
+      // or, for an exit whose RIP is known only as it runs, let the jump
+      // cache lead here.
       const uint32_t native = Native(*b);
       if (chaining && native != 0 && s.code_bits == 64 &&
           (native & 2) == (s.cpl == 3 ? 2u : 0u) && BlockJit::Runs(rip)) {
