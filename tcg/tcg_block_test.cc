@@ -183,6 +183,15 @@ TEST_F(AsmTest, StoreStraddlingIntoACodePageIsSeen) {
   EXPECT_EQ(r.rbx, 14u);
 }
 
+// Runs the loaded code again from its start, the registers otherwise as
+// the last run left them.
+absl::StatusOr<VcpuExit> RunAgain(FlatMachine& m) {
+  Regs r = m.regs();
+  r.rip = kCodeAddr;
+  m.SetRegs(r);
+  return m.Run();
+}
+
 // With two vCPUs, a write the other vCPU makes is not reported, nor is one
 // by another process mapping file-backed RAM; then every block entry
 // compares bytes. A write through a raw span stands in for them here.
@@ -211,10 +220,7 @@ TEST_P(UnreportedWriteTest, IsSeen) {
       m_->memory().TrySlice(GuestAddr(kCodeAddr + 64 + 1), 1);
   ASSERT_EQ(imm.size(), 1u);
   imm[0] = 9;
-  Regs r = m_->regs();
-  r.rip = kCodeAddr;
-  m_->SetRegs(r);
-  auto exit = m_->Run();
+  auto exit = RunAgain(*m_);
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_EQ(m_->regs().rax, 9u);
 }
@@ -1789,10 +1795,7 @@ TEST_F(AsmTest, InvalidatedCodeIsNotReachedThroughTheJumpCache) {
   ASSERT_EQ(imm.size(), 1u);
   imm[0] = 9;  // not reported
   m_->vm().InvalidateCode();
-  Regs r = m_->regs();
-  r.rip = kCodeAddr;
-  m_->SetRegs(r);
-  auto exit = m_->Run();
+  auto exit = RunAgain(*m_);
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_EQ(m_->regs().rax, 9u);
 }
@@ -1907,10 +1910,7 @@ TEST_F(AsmTest, WriteToTheNextPageOfAStraddlingInstructionIsSeen) {
   const uint8_t high[] = {static_cast<uint8_t>(rel >> 16),
                           static_cast<uint8_t>(rel >> 24)};
   ASSERT_TRUE(m_->memory().Write(GuestAddr(f + 3), high).ok());
-  Regs r = m_->regs();
-  r.rip = kCodeAddr;
-  m_->SetRegs(r);
-  exit = m_->Run();
+  exit = RunAgain(*m_);
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_EQ(m_->regs().rax, 2u);
 }
@@ -1971,10 +1971,9 @@ TEST_F(AsmTest, FarReturnToCompatibilityModeSkipsTheJumpCache) {
   ASSERT_TRUE(m_->LoadCode(*code).ok());
   auto run = [&](uint64_t rdi) {
     Regs r = m_->regs();
-    r.rip = kCodeAddr;
     r.rdi = rdi;
     m_->SetRegs(r);
-    auto exit = m_->Run();
+    auto exit = RunAgain(*m_);
     EXPECT_TRUE(exit.ok() && exit->kind == VcpuExit::Kind::kHalt);
     return m_->regs().rax;
   };
