@@ -993,6 +993,17 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
           taken.push_back({k, a.Jcc(f.op), static_cast<size_t>(target)});
           break;
         }
+        if (near && (f.op == 2 || f.op == 3 || f.op == 6 || f.op == 7)) {
+          // JB/JAE/JBE/JA on a SUB/CMP record: its operands are stored
+          // masked to the size, so the unsigned compare of the two is the
+          // guest's (Jcc64's FastCond); the handler otherwise.
+          a.CmpByte(L.At(L.lazy_op), kCcSub);
+          stubs.push_back({k, a.Jcc(kCcNe), 0});
+          a.Load(true, kAx, L.At(L.lazy_a));
+          a.AluRM(true, 7, kAx, L.At(L.lazy_b));  // cmp rax, [b]
+          taken.push_back({k, a.Jcc(f.op), static_cast<size_t>(target)});
+          break;
+        }
         call_handler(k, end);
         set_next = true;
         break;
