@@ -384,6 +384,13 @@ constexpr int32_t kJumpGen = offsetof(Cpu::JumpCacheEntry, gen);
 constexpr int32_t kJumpCpl = offsetof(Cpu::JumpCacheEntry, cpl);
 constexpr int32_t kJumpCode = offsetof(Cpu::JumpCacheEntry, code);
 
+// Into the block of the jump cache entry at rdx that a check accepted: its
+// RIP in r12, then its code.
+void EnterJumpEntry(Asm& a) {
+  a.Load(true, kR12, {kDx, -1, kJumpRip});
+  a.OpM(false, 0xff, 4, {kDx, -1, kJumpCode});  // jmp [rdx + code]
+}
+
 }  // namespace
 
 void BlockJit::MakeShared(const Cpu& c) {
@@ -512,8 +519,7 @@ void BlockJit::MakeShared(const Cpu& c) {
   CallTo(a, 0, handler_jump_check_);
   const size_t out = a.Jcc(kCcNe);
   a.StoreImm64(L.At(L.block_end), 1);
-  a.Load(true, kR12, {kDx, -1, kJumpRip});
-  a.OpM(false, 0xff, 4, {kDx, -1, kJumpCode});  // jmp [rdx + code]
+  EnterJumpEntry(a);
   a.Bind(out, a.pos());
   count_from_insn();
   a.OpR(true, 0x8b, kAx, kSi);  // mov rax, rsi
@@ -1092,8 +1098,7 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
     a.MovImm(kCx, static_cast<uint64_t>(n));
     CallTo(a, used_, ret_end ? jump_check_ : handler_jump_check_);
     const size_t unchained = a.Jcc(kCcNe);
-    a.Load(true, kR12, {kDx, -1, kJumpRip});
-    a.OpM(false, 0xff, 4, {kDx, -1, kJumpCode});  // jmp [rdx + code]
+    EnterJumpEntry(a);
     a.Bind(unchained, a.pos());
     a.MovImm(kAx, static_cast<uint64_t>(n) << 8);
     JumpTo(a, used_, epilogue_);
