@@ -371,11 +371,10 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
   c.irq_flag = irq_flag;
   if (!chaining) c.chain_gen = Cpu::kChainOff;
   // The exit of the last compiled block that could be chained to the next
-  // one (its record, the RIP its block ran at, and the code space's
-  // generation).
+  // one (its record, and the RIP its block ran at). Its code is of the
+  // generation chain_jit_gen_ names from the loop's top on.
   uint32_t chain_record = 0;
   uint64_t chain_from = 0;
-  uint64_t chain_generation = 0;
   // Whether the last compiled block left without a record to patch.
   bool jump_fill = false;
   for (;;) {
@@ -423,7 +422,7 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
               .insns = b->insns(),
               .code = jit_.ChainEntry(native),
               .cpl = s.cpl};
-        } else if (chain_generation == jit_.generation()) {
+        } else if (chain_jit_gen_ == jit_.generation()) {
           jit_.Chain(chain_record, c.chain_gen, chain_from, *b);
         }
       }
@@ -474,7 +473,6 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
           if (c.chain_exit != 0) {
             chain_record = c.chain_exit;
             chain_from = start;
-            chain_generation = jit_.generation();
           } else {
             jump_fill = chaining;
           }
