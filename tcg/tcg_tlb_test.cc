@@ -68,22 +68,41 @@ TEST_F(AsmTest, UserReadFaultsOnPageASupervisorReadCached) {
   EXPECT_EQ(m_->Read64(r.rsp), 5u);  // present | user
 }
 
+// A program that stores 7 at supervisor-only 0x37000 (in rbx), runs
+// `kernel` at CPL 0 (which leaves what `load` read in rax, kept in rsi),
+// then `user` at CPL 3; `functions` and `load` (mov rax, [rbx]; ret)
+// follow.
+std::string KernelThenUser(const std::string& kernel, const std::string& user,
+                           const std::string& functions) {
+  return R"(
+    mov rbx, 0x37000
+    mov qword [rbx], 7
+)" + kernel +
+         R"(
+    mov rsi, rax)" +
+         kToUser + R"(
+  user:
+)" + user +
+         functions +
+         R"(
+  load:
+    mov rax, [rbx]
+    ret)";
+}
+
 TEST_F(AsmTest, ReturnAtCpl3SkipsTheJumpCacheEntryMadeAtCpl0) {
   // `load` is compiled at CPL 0 and, reached by the RET in `kernel_ret`,
   // enters the jump cache. The RET in `user_ret`, compiled at CPL 3, must
   // not take that entry: its code checks the supervisor's TLB tags.
   m_->SetPte(0x37000, 0x37000 | 3 | kPteA | kPteD);  // supervisor only
-  Regs r = RunToHalt(std::string(R"(
-    mov rbx, 0x37000
-    mov qword [rbx], 7
+  Regs r = RunToHalt(KernelThenUser(R"(
     call kernel_ret
     call kernel_ret
-    call kernel_ret
-    mov rsi, rax)") + kToUser +
-                     R"(
-  user:
+    call kernel_ret)",
+                                    R"(
     call user_ret
-    hlt
+    hlt)",
+                                    R"(
   kernel_ret:
     lea rax, [rel load]
     push rax
@@ -91,10 +110,7 @@ TEST_F(AsmTest, ReturnAtCpl3SkipsTheJumpCacheEntryMadeAtCpl0) {
   user_ret:
     lea rax, [rel load]
     push rax
-    ret
-  load:
-    mov rax, [rbx]
-    ret)");
+    ret)"));
   EXPECT_EQ(r.rsi, 7u);
   EXPECT_EQ(r.r14, 14u);
   EXPECT_EQ(m_->sregs().cr2, 0x37000u);
@@ -104,19 +120,13 @@ TEST_F(AsmTest, CodeCompiledAtCpl0FaultsAsUserCodeAtCpl3) {
   // The fixture compiles `load` on its first call, at CPL 0, with the
   // supervisor's TLB tags; from CPL 3 the same block must fault.
   m_->SetPte(0x37000, 0x37000 | 3 | kPteA | kPteD);  // supervisor only
-  Regs r = RunToHalt(std::string(R"(
-    mov rbx, 0x37000
-    mov qword [rbx], 7
+  Regs r = RunToHalt(KernelThenUser(R"(
     call load
+    call load)",
+                                    R"(
     call load
-    mov rsi, rax)") + kToUser +
-                     R"(
-  user:
-    call load
-    hlt
-  load:
-    mov rax, [rbx]
-    ret)");
+    hlt)",
+                                    ""));
   EXPECT_EQ(r.rsi, 7u);
   EXPECT_EQ(r.r14, 14u);
   EXPECT_EQ(m_->sregs().cr2, 0x37000u);
