@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/host_buffer.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "base/unique_fd.h"
@@ -31,6 +32,11 @@ namespace {
 
 // Write-zeroes falls back to writing this many zero bytes at a time.
 constexpr size_t kZeroChunk = 64 * 1024;
+
+// Gathered requests go through 2 MiB bounce buffers on transparent huge
+// pages: one host-physical segment each (a buffer on 4 KiB pages read
+// 1 MiB in 607 us here, on a huge page in 204-310).
+constexpr uint64_t kGatherChunkBytes = kHugePageSize;
 
 struct FreeDeleter {
   void operator()(void* p) const { std::free(p); }
@@ -47,8 +53,12 @@ struct UringBlockBackend::File {
   bool direct = false;
   uint32_t mem_align = 1;     // O_DIRECT buffer alignment
   uint32_t offset_align = 1;  // O_DIRECT offset and length alignment
+  uint32_t gather_below = 0;
   // Loop context only.
   uint64_t in_flight = 0;
+  uint64_t bounced = 0;
+  std::vector<HostBuffer> gather_free;  // chunks not in use
+  size_t gather_chunks = 0;             // chunks mapped
   bool zero_range_works = true;
   bool punch_hole_works = true;
   std::unique_ptr<void, FreeDeleter> zeroes;  // kZeroChunk, aligned
@@ -67,22 +77,44 @@ struct Pending {
   uint64_t total = 0;    // bytes the request covers
   uint64_t done_bytes = 0;
   int zero_stage = 0;  // kWriteZeroes: 0 zero-range, 1 punch-hole, 2 write
-  // O_DIRECT with misaligned guest buffers: req.iov is one aligned bounce
-  // buffer and user_iov the guest's buffers.
+  // O_DIRECT with misaligned or gathered guest buffers: req.iov is one
+  // aligned bounce buffer (`bounce` or `chunk`) and user_iov the guest's
+  // buffers.
   std::unique_ptr<void, FreeDeleter> bounce;
+  HostBuffer chunk;
   std::vector<iovec> user_iov;
 };
 using PendingPtr = std::unique_ptr<Pending>;
 
+// A free gather chunk, or a new one while fewer than kGatherBuffers exist;
+// an empty buffer otherwise.
+HostBuffer TakeGatherChunk(File& f) {
+  if (!f.gather_free.empty()) {
+    HostBuffer b = std::move(f.gather_free.back());
+    f.gather_free.pop_back();
+    return b;
+  }
+  if (f.gather_chunks >= UringBlockBackend::kGatherBuffers) {
+    return HostBuffer();
+  }
+  absl::StatusOr<HostBuffer> b = HostBuffer::Allocate(kGatherChunkBytes);
+  if (!b.ok()) return HostBuffer();
+  ++f.gather_chunks;
+  return *std::move(b);
+}
+
 void Finish(PendingPtr p, int64_t result) {
-  --p->file->in_flight;
-  if (p->bounce && p->req.op == BlockOp::kRead && result > 0) {
-    const uint8_t* in = static_cast<const uint8_t*>(p->bounce.get());
+  File& f = *p->file;
+  --f.in_flight;
+  const void* bounce = p->chunk.size() > 0 ? p->chunk.data() : p->bounce.get();
+  if (bounce != nullptr && p->req.op == BlockOp::kRead && result > 0) {
+    const uint8_t* in = static_cast<const uint8_t*>(bounce);
     for (const iovec& v : p->user_iov) {
       std::memcpy(v.iov_base, in, v.iov_len);
       in += v.iov_len;
     }
   }
+  if (p->chunk.size() > 0) f.gather_free.push_back(std::move(p->chunk));
   auto done = std::move(p->req.done);
   p.reset();
   if (done) done(result);
@@ -287,6 +319,7 @@ absl::StatusOr<std::unique_ptr<UringBlockBackend>> UringBlockBackend::Open(
   file->path = path;
   file->read_only = options.read_only;
   file->direct = options.direct;
+  file->gather_below = options.gather_below;
 
   struct stat st;
   SKIFF_ASSIGN_OR_RETURN(file->size, ImageSize(raw, path, &st));
@@ -337,6 +370,7 @@ bool UringBlockBackend::read_only() const { return file_->read_only; }
 uint64_t UringBlockBackend::requests_in_flight() const {
   return file_->in_flight;
 }
+uint64_t UringBlockBackend::requests_bounced() const { return file_->bounced; }
 uint32_t UringBlockBackend::direct_alignment() const {
   return file_->offset_align;
 }
@@ -377,15 +411,24 @@ void UringBlockBackend::Submit(BlockRequest request) {
             reinterpret_cast<uintptr_t>(v.iov_base) % f.mem_align == 0 &&
             v.iov_len % f.offset_align == 0;
       }
-      if (!buffers_aligned) {
+      const uint64_t segments = p->req.iov.size();
+      const bool scattered = segments > 1 && length >= kGatherMinBytes &&
+                             length <= segments * f.gather_below;
+      if (scattered && length <= kGatherChunkBytes) {
+        p->chunk = TakeGatherChunk(f);
+      }
+      void* mem = p->chunk.data();
+      if (mem == nullptr && !buffers_aligned) {
         // The range is fine but the guest's buffers are not: go through an
         // aligned bounce buffer rather than fail.
-        void* mem = nullptr;
         if (posix_memalign(&mem, std::max<size_t>(f.mem_align, 64), length) !=
             0) {
           return Finish(std::move(p), -ENOMEM);
         }
         p->bounce.reset(mem);
+      }
+      if (mem != nullptr) {
+        ++f.bounced;
         p->user_iov = std::move(p->req.iov);
         if (op == BlockOp::kWrite) {
           uint8_t* out = static_cast<uint8_t*>(mem);

@@ -42,7 +42,18 @@ class UringBlockBackend : public devices::BlockBackend {
     // the request fails with -EINVAL: a device should advertise it as its
     // block size. Misaligned buffers go through a bounce buffer.
     bool direct = false;
+    // O_DIRECT hands every buffer segment to the host device, and some
+    // devices charge per segment: a virtio disk of a cloud VM took about
+    // 2 us per 4 KiB segment here, against 0.4 us to copy 4 KiB. A direct
+    // read or write of at least kGatherMinBytes whose segments average at
+    // most this many bytes therefore goes through one bounce buffer (a
+    // guest's pages are often neither contiguous nor in ascending order).
+    // 0: never.
+    uint32_t gather_below = 8192;
   };
+  static constexpr uint64_t kGatherMinBytes = 64 * 1024;
+  // Gathered requests in flight at once; more go as they are.
+  static constexpr size_t kGatherBuffers = 4;
 
   // Opens and locks the image: a shared flock when read-only, an exclusive
   // one otherwise, so two VMs cannot write one image (or one write it while
@@ -66,6 +77,9 @@ class UringBlockBackend : public devices::BlockBackend {
 
   // Requests submitted and not yet completed. Loop context.
   uint64_t requests_in_flight() const;
+  // Requests that went through a bounce buffer (misaligned, or gathered).
+  // Loop context.
+  uint64_t requests_bounced() const;
   // Offset and length alignment O_DIRECT requests need (1 without direct
   // I/O).
   uint32_t direct_alignment() const;
