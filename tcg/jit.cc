@@ -999,14 +999,31 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
           taken.push_back({k, a.Jcc(f.op), static_cast<size_t>(target)});
           break;
         }
-        if (near && (f.op == 2 || f.op == 3 || f.op == 6 || f.op == 7)) {
-          // JB/JAE/JBE/JA on a SUB/CMP record: its operands are stored
-          // masked to the size, so the unsigned compare of the two is the
-          // guest's (Jcc64's FastCond); the handler otherwise.
+        if (near && f.op != 0xa && f.op != 0xb) {
+          // Any other condition but parity, on a SUB/CMP or a logic record
+          // (Jcc64's FastCond), with the handler on any other. The record
+          // keeps its values masked to its size; shifted left by 64 - 8 *
+          // size, a SUB's operands compare, and a logic result tests, with
+          // the guest's CF, ZF, SF and OF in the host's flags.
+          a.OpM(false, 0x0fb6, kCx, L.At(L.lazy_op + 1));  // movzx ecx, size
+          a.OpR(false, 0xc1, 4, kCx);                      // shl ecx, 3
+          a.Byte(3);
+          a.OpR(false, 0xf7, 3, kCx);  // neg ecx: the count mod 64
           a.CmpByte(L.At(L.lazy_op), kCcSub);
-          stubs.push_back({k, a.Jcc(kCcNe), 0});
+          const size_t not_sub = a.Jcc(kCcNe);
           a.Load(true, kAx, L.At(L.lazy_a));
-          a.AluRM(true, 7, kAx, L.At(L.lazy_b));  // cmp rax, [b]
+          a.Load(true, kDx, L.At(L.lazy_b));
+          a.OpR(true, 0xd3, 4, kAx);   // shl rax, cl
+          a.OpR(true, 0xd3, 4, kDx);   // shl rdx, cl
+          a.AluRR(true, 7, kAx, kDx);  // cmp rax, rdx
+          const size_t flags_set = a.Jmp();
+          a.Bind(not_sub, a.pos());
+          a.CmpByte(L.At(L.lazy_op), kCcLogic);
+          stubs.push_back({k, a.Jcc(kCcNe), 0});
+          a.Load(true, kAx, L.At(L.lazy_res));
+          a.OpR(true, 0xd3, 4, kAx);    // shl rax, cl
+          a.OpR(true, 0x85, kAx, kAx);  // test rax, rax
+          a.Bind(flags_set, a.pos());
           taken.push_back({k, a.Jcc(f.op), static_cast<size_t>(target)});
           break;
         }

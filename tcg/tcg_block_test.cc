@@ -1270,8 +1270,8 @@ TEST(BlockDifferential, RandomSelfModifyingLoopsMatchOneAtATime) {
 }
 
 // A TEST or CMP in each form FuseWithJcc pairs with a following Jcc
-// (ops_fast.h): registers of 8, 32 and 64 bits, immediates, and byte or
-// dword memory at [rbp + disp8].
+// (ops_fast.h): registers of 8, 16, 32 and 64 bits, immediates, and byte
+// or dword memory at [rbp + disp8].
 void AppendCompare(std::mt19937& rng, std::vector<uint8_t>& code) {
   static constexpr uint8_t kRegs[] = {0, 1, 2, 3, 6, 7};
   const uint8_t reg = kRegs[rng() % std::size(kRegs)];
@@ -1279,7 +1279,7 @@ void AppendCompare(std::mt19937& rng, std::vector<uint8_t>& code) {
   const uint8_t disp = static_cast<uint8_t>(8 * (rng() % 16));
   const uint8_t imm = static_cast<uint8_t>(rng() % 3 == 0 ? 0 : rng());
   const bool wide = rng() % 2 == 0;
-  switch (rng() % 9) {
+  switch (rng() % 10) {
     case 0:  // test r/m, r
       if (wide) code.push_back(0x48);
       code.insert(code.end(),
@@ -1310,6 +1310,10 @@ void AppendCompare(std::mt19937& rng, std::vector<uint8_t>& code) {
       break;
     case 7:  // cmp dword [rbp + disp8], imm8
       code.insert(code.end(), {0x83, 0x7d, disp, imm});
+      break;
+    case 8:  // cmp r/m16, r16
+      code.insert(code.end(),
+                  {0x66, 0x39, static_cast<uint8_t>(0xc0 | reg << 3 | rm)});
       break;
     default:  // test byte [rbp + disp8], imm8
       code.insert(code.end(), {0xf6, 0x45, disp, imm});
