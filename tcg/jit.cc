@@ -990,40 +990,53 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
           host_flags = true;  // not taken: unchanged
           break;
         }
-        if (near && (f.op == 4 || f.op == 5)) {
-          // JZ/JNZ on a lazy record: ZF is "the stored result is 0" for
-          // every operation (Jcc64's FastCond); the handler otherwise.
+        if (near) {
+          // Flags from an earlier instruction (Jcc64's FastCond): the
+          // guest's flags are brought into the host's, and the Jcc's own
+          // condition code follows.
+          size_t flags_set[2];
+          int sets = 0;
           a.CmpByte(L.At(L.lazy_op), kCcNone);
-          stubs.push_back({k, a.Jcc(kCcE), 0});
-          a.AluMImm(true, 7, L.At(L.lazy_res), 0);  // cmp qword [res], 0
-          taken.push_back({k, a.Jcc(f.op), static_cast<size_t>(target)});
-          break;
-        }
-        if (near && f.op != 0xa && f.op != 0xb) {
-          // Any other condition but parity, on a SUB/CMP or a logic record
-          // (Jcc64's FastCond), with the handler on any other. The record
-          // keeps its values masked to its size; shifted left by 64 - 8 *
-          // size, a SUB's operands compare, and a logic result tests, with
-          // the guest's CF, ZF, SF and OF in the host's flags.
-          a.OpM(false, 0x0fb6, kCx, L.At(L.lazy_op + 1));  // movzx ecx, size
-          a.OpR(false, 0xc1, 4, kCx);                      // shl ecx, 3
-          a.Byte(3);
-          a.OpR(false, 0xf7, 3, kCx);  // neg ecx: the count mod 64
-          a.CmpByte(L.At(L.lazy_op), kCcSub);
-          const size_t not_sub = a.Jcc(kCcNe);
-          a.Load(true, kAx, L.At(L.lazy_a));
-          a.Load(true, kDx, L.At(L.lazy_b));
-          a.OpR(true, 0xd3, 4, kAx);   // shl rax, cl
-          a.OpR(true, 0xd3, 4, kDx);   // shl rdx, cl
-          a.AluRR(true, 7, kAx, kDx);  // cmp rax, rdx
-          const size_t flags_set = a.Jmp();
-          a.Bind(not_sub, a.pos());
-          a.CmpByte(L.At(L.lazy_op), kCcLogic);
-          stubs.push_back({k, a.Jcc(kCcNe), 0});
-          a.Load(true, kAx, L.At(L.lazy_res));
-          a.OpR(true, 0xd3, 4, kAx);    // shl rax, cl
-          a.OpR(true, 0x85, kAx, kAx);  // test rax, rax
-          a.Bind(flags_set, a.pos());
+          const size_t lazy = a.Jcc(kCcNe);
+          // Already in rflags: its arithmetic flags through POPFQ, which
+          // leaves IF and IOPL alone at CPL 3 (TF, DF and AC end clear).
+          a.Load(false, kAx, L.At(L.rflags));
+          a.AluRImm(false, 4, kAx, 0x8d5);  // and eax, OF|SF|ZF|AF|PF|CF
+          a.Push(kAx);
+          a.Byte(0x9d);  // popfq
+          flags_set[sets++] = a.Jmp();
+          a.Bind(lazy, a.pos());
+          if (f.op == 4 || f.op == 5) {
+            // ZF is "the stored result is 0" for every operation.
+            a.AluMImm(true, 7, L.At(L.lazy_res), 0);  // cmp qword [res], 0
+          } else if (f.op == 0xa || f.op == 0xb) {
+            stubs.push_back({k, a.Jmp(), 0});  // PF: the handler
+          } else {
+            // On a SUB/CMP or a logic record, with the handler on any
+            // other. The record keeps its values masked to its size;
+            // shifted left by 64 - 8 * size, a SUB's operands compare,
+            // and a logic result tests, with the guest's CF, ZF, SF and
+            // OF.
+            a.OpM(false, 0x0fb6, kCx, L.At(L.lazy_op + 1));  // movzx size
+            a.OpR(false, 0xc1, 4, kCx);                      // shl ecx, 3
+            a.Byte(3);
+            a.OpR(false, 0xf7, 3, kCx);  // neg ecx: the count mod 64
+            a.CmpByte(L.At(L.lazy_op), kCcSub);
+            const size_t not_sub = a.Jcc(kCcNe);
+            a.Load(true, kAx, L.At(L.lazy_a));
+            a.Load(true, kDx, L.At(L.lazy_b));
+            a.OpR(true, 0xd3, 4, kAx);   // shl rax, cl
+            a.OpR(true, 0xd3, 4, kDx);   // shl rdx, cl
+            a.AluRR(true, 7, kAx, kDx);  // cmp rax, rdx
+            flags_set[sets++] = a.Jmp();
+            a.Bind(not_sub, a.pos());
+            a.CmpByte(L.At(L.lazy_op), kCcLogic);
+            stubs.push_back({k, a.Jcc(kCcNe), 0});
+            a.Load(true, kAx, L.At(L.lazy_res));
+            a.OpR(true, 0xd3, 4, kAx);    // shl rax, cl
+            a.OpR(true, 0x85, kAx, kAx);  // test rax, rax
+          }
+          for (int j = 0; j < sets; ++j) a.Bind(flags_set[j], a.pos());
           taken.push_back({k, a.Jcc(f.op), static_cast<size_t>(target)});
           break;
         }
