@@ -1,6 +1,7 @@
 // UringBlockBackend serves a raw disk image (a regular file or a block
 // device) to virtio-blk through the event loop's io_uring: reads and writes
-// with READV/WRITEV straight into guest buffers, honest flush (fdatasync),
+// with READV/WRITEV straight into guest buffers (with O_DIRECT, misaligned
+// or scattered ones through a bounce buffer), honest flush (fdatasync),
 // discard and write-zeroes with fallocate, any number of requests in flight.
 //
 //   SKIFF_ASSIGN_OR_RETURN(
