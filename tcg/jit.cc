@@ -293,7 +293,8 @@ bool Transparent(FastForm::Kind k) {
 bool SetsAllFlags(FastForm::Kind k) {
   using K = FastForm::Kind;
   return k == K::kAluRmR || k == K::kAluRRm || k == K::kAluRmImm ||
-         k == K::kAluAccImm || k == K::kTestRR || k == K::kShiftImm;
+         k == K::kAluAccImm || k == K::kTestRR || k == K::kTestImm ||
+         k == K::kShiftImm;
 }
 
 // Whether the next form after k that is not Transparent is a Jcc.
@@ -819,11 +820,15 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
       case FastForm::kAluRRm:
       case FastForm::kAluRmImm:
       case FastForm::kAluAccImm:
-      case FastForm::kTestRR: {
+      case FastForm::kTestRR:
+      case FastForm::kTestImm: {
+        const bool test =
+            f.kind == FastForm::kTestRR || f.kind == FastForm::kTestImm;
         int dst;
         if (f.kind == FastForm::kAluRRm) {
           dst = i.reg;
-        } else if (f.kind == FastForm::kAluAccImm) {
+        } else if (f.kind == FastForm::kAluAccImm ||
+                   (f.kind == FastForm::kTestImm && f.op == 1)) {
           dst = kRax;
         } else {
           dst = i.rm;
@@ -837,10 +842,10 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
           a.MovImm(kDx, i.imm & SizeMask(f.size));
         }
         a.OpR(true, 0x8b, kCx, kAx);  // mov rcx, rax
-        const int op = f.kind == FastForm::kTestRR ? 4 : f.op;
+        const int op = test ? 4 : f.op;
         alu(f.size, op == 7 ? 5 : op, kCx, kDx);
         lazy(k, f.size, op);
-        if (op != 7 && f.kind != FastForm::kTestRR) {
+        if (op != 7 && !test) {
           put(dst, f.size, i.rex, kCx);
         }
         host_flags = true;

@@ -1320,6 +1320,21 @@ absl::flat_hash_map<Handler, FastForm> TranslatedForms() {
                                                                    1, sz};
   }
   m[TestRR8] = {K::kTestRR, 4, 1};
+  for (int size : {1, 4, 8}) {
+    const uint8_t sz = static_cast<uint8_t>(size);
+    m[size == 1   ? TestRegImm<1>
+      : size == 4 ? TestRegImm<4>
+                  : TestRegImm<8>] = {K::kTestImm, 0, sz};
+    m[size == 1   ? TestAccImm<1>
+      : size == 4 ? TestAccImm<4>
+                  : TestAccImm<8>] = {K::kTestImm, 1, sz};
+  }
+  // Byte registers op= imm8: r8 (80 /op with a register), and AL.
+  for (int op : {0, 1, 4, 5, 6, 7}) {
+    const uint8_t o = static_cast<uint8_t>(op);
+    m[PickAlu<AluReg8ImmBind<-1>::F, 1>(op)] = {K::kAluRmImm, o, 1};
+    m[PickAlu<AluReg8ImmBind<kRax>::F, 1>(op)] = {K::kAluAccImm, o, 1};
+  }
   // Memory operands in each addressing form Specialize gives them.
   const auto memory = [&]<int kEa>() {
     constexpr auto ea = static_cast<EaForm>(kEa);

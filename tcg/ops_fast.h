@@ -56,6 +56,7 @@ struct FastForm {
     kAluRmImm,   // rm(register) op= imm
     kAluAccImm,  // rax op= imm
     kTestRR,     // flags of rm & reg (bytes: AH..BH without REX)
+    kTestImm,    // flags of rm(register) & imm, or of rax & imm (op 1)
     kMovRmR,     // rm = reg
     kMovRRm,     // reg = rm
     kMovRegImm,  // reg = imm
