@@ -34,11 +34,13 @@ absl::StatusOr<DiskConfig> ParseDiskFlag(absl::string_view value, int index) {
       SKIFF_ASSIGN_OR_RETURN(disk.read_only, ParseBool(v));
     } else if (key == "direct") {
       SKIFF_ASSIGN_OR_RETURN(disk.direct, ParseBool(v));
+    } else if (key == "gather") {
+      SKIFF_ASSIGN_OR_RETURN(disk.gather, ParseBool(v));
     } else if (key == "id") {
       SKIFF_RETURN_IF_ERROR(NonEmpty(v, "id"));
       disk.id = v;
     } else {
-      return UnknownKey(key, "path, readonly, direct, id");
+      return UnknownKey(key, "path, readonly, direct, gather, id");
     }
   }
   SKIFF_RETURN_IF_ERROR(NonEmpty(disk.path, "path"));

@@ -1,7 +1,7 @@
 // Parsers for the device flags of `skiff run`, one flag value each, in the
 // key=value style of Cloud Hypervisor and kvmtool:
 //
-//   --disk path=IMG[,readonly=on][,id=NAME][,direct=on]
+//   --disk path=IMG[,readonly=on][,id=NAME][,direct=on][,gather=off]
 //   --net tap=NAME[,mac=02:00:00:00:00:01][,id=NAME]
 //   --vsock cid=N,uds=PATH
 //

@@ -14,7 +14,12 @@ TEST(ParseDiskFlag, KeysAndDefaultId) {
   EXPECT_EQ(disk->path, "a.img");
   EXPECT_TRUE(disk->read_only);
   EXPECT_TRUE(disk->direct);
+  EXPECT_TRUE(disk->gather);
   EXPECT_EQ(disk->id, "disk2");
+
+  disk = ParseDiskFlag("path=a.img,direct=on,gather=off", 0);
+  ASSERT_TRUE(disk.ok()) << disk.status();
+  EXPECT_FALSE(disk->gather);
 
   disk = ParseDiskFlag("b.img,id=root", 0);
   ASSERT_TRUE(disk.ok()) << disk.status();
@@ -29,6 +34,7 @@ TEST(ParseDiskFlag, RejectsBadInput) {
   EXPECT_THAT(ParseDiskFlag("path=a,size=3", 0).status().message(),
               HasSubstr("unknown key 'size'"));
   EXPECT_FALSE(ParseDiskFlag("path=a,readonly=maybe", 0).ok());
+  EXPECT_FALSE(ParseDiskFlag("path=a,gather=sometimes", 0).ok());
   EXPECT_FALSE(ParseDiskFlag("path=a,id=", 0).ok());
 }
 

@@ -290,11 +290,13 @@ Machine:
                        tcg and --tcg-threads single; logs "icount
                        instructions=N" at exit
 Devices (virtio-mmio, served by an io_uring thread):
-  --disk path=IMG[,readonly=on][,id=NAME][,direct=on]
+  --disk path=IMG[,readonly=on][,id=NAME][,direct=on][,gather=off]
                        a raw disk image as virtio-blk (repeatable; Linux
                        names them vda, vdb, ... in order); readonly=on
                        answers guest writes with an I/O error, direct=on
-                       bypasses the host page cache (O_DIRECT)
+                       bypasses the host page cache (O_DIRECT), and then
+                       gather=off hands scattered requests to the host as
+                       they are instead of through a bounce buffer
   --net tap=NAME[,mac=02:00:00:00:00:01][,id=NAME]
                        virtio-net on a host TAP interface (repeatable;
                        created when skiff may, else it must exist and be

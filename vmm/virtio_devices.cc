@@ -31,6 +31,14 @@ std::pair<uint64_t, uint64_t> FileIdentity(const std::string& path) {
   return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
 }
 
+// How `disk` opens its image.
+io::UringBlockBackend::Options BackendOptions(const DiskConfig& disk) {
+  io::UringBlockBackend::Options o{
+      .path = disk.path, .read_only = disk.read_only, .direct = disk.direct};
+  if (!disk.gather) o.gather_below = 0;
+  return o;
+}
+
 // A locally administered unicast MAC for interface `index` without one:
 // 02:53:4b ("SK"), then the low 16 bits of the process id, then the index,
 // so that concurrent microVMs on one host rarely collide.
@@ -56,10 +64,8 @@ absl::StatusOr<std::unique_ptr<VirtioDevices>> VirtioDevices::Create(
 
   for (const DiskConfig& disk : config.disks) {
     const std::string what = absl::StrFormat("--disk id=%s", disk.id);
-    auto backend = io::UringBlockBackend::Open(v->loop_.get(),
-                                               {.path = disk.path,
-                                                .read_only = disk.read_only,
-                                                .direct = disk.direct});
+    auto backend =
+        io::UringBlockBackend::Open(v->loop_.get(), BackendOptions(disk));
     if (!backend.ok()) return DeviceError(what, backend.status());
     devices::VirtioBlk::Options options;
     options.serial = disk.id;
@@ -195,10 +201,10 @@ absl::Status VirtioDevices::UpdateDrivePath(const std::string& drive_id,
     return absl::OkStatus();
   }
   // Opened and locked on this thread: a slow open must not stall the loop.
-  auto backend = io::UringBlockBackend::Open(
-      loop_.get(), {.path = path,
-                    .read_only = disk->config.read_only,
-                    .direct = disk->config.direct});
+  DiskConfig config = disk->config;
+  config.path = path;
+  auto backend =
+      io::UringBlockBackend::Open(loop_.get(), BackendOptions(config));
   if (!backend.ok()) return DeviceError(what, backend.status());
   if ((*backend)->direct_alignment() > disk->block_size) {
     // The driver already uses the block size advertised at boot.

@@ -40,6 +40,9 @@ struct DiskConfig {
   std::string path;
   bool read_only = false;
   bool direct = false;  // O_DIRECT: bypass the host page cache
+  // With `direct`: large requests scattered over small guest pages go
+  // through one bounce buffer (io/uring_block_backend.h, gather_below).
+  bool gather = true;
 };
 
 // One virtio-net device on a host TAP interface (`--net`).
