@@ -341,7 +341,7 @@ bool BlockJit::Map() {
   }
   rx_ = static_cast<uint8_t*>(rx);
   rw_ = static_cast<uint8_t*>(rw);
-  used_ = kSharedBytes;
+  used_ = released_ = kSharedBytes;
   shared_used_ = 0;
   thunks_.clear();
   branch_thunks_.clear();
@@ -1191,7 +1191,19 @@ BlockJit::Fn BlockJit::Compile(const Cpu& c, const Block& b, int cpl) {
     return nullptr;
   }
   used_ = std::min(kCodeBytes, used_ + ((a.pos() + 15) & ~size_t{15}));
+  if (used_ - released_ >= kReleaseBytes) ReleaseWritten();
   return reinterpret_cast<Fn>(const_cast<uint8_t*>(rx_at));
+}
+
+void BlockJit::ReleaseWritten() {
+  released_ = used_;
+  if (rw_ == nullptr) return;
+  ::madvise(rw_, kCodeBytes, MADV_DONTNEED);
+  // The next kReleaseBytes of code go to pages mapped in one call rather
+  // than a fault each (where the kernel cannot, they fault as before).
+  const size_t from = used_ & ~size_t{4095};
+  ::madvise(rw_ + from, std::min(kReleaseBytes + 4096, kCodeBytes - from),
+            MADV_POPULATE_WRITE);
 }
 
 void BlockJit::Chain(uint32_t record, uint32_t gen, uint64_t rip,

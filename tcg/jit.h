@@ -12,7 +12,9 @@
 //
 // The code lives in one mapping of a memfd, writable at one address and
 // executable at another (never both), made before the seccomp filter. It
-// empties with the block cache.
+// empties with the block cache. A page mapped at both addresses counts
+// twice in the process's RSS, so the writable view keeps only the pages
+// written since code last grew by kReleaseBytes (ReleaseWritten).
 //
 // An exit whose target is known when compiling (a taken inline Jcc, JMP or
 // CALL rel32, or the fall-through after an inline form) can be chained:
@@ -82,6 +84,7 @@ class BlockJit {
   void Reset() {
     used_ = kSharedBytes;
     ++generation_;
+    ReleaseWritten();
   }
   // 64 bits: it never wraps round to a generation a block still holds.
   uint64_t generation() const { return generation_; }
@@ -119,9 +122,17 @@ class BlockJit {
            jump_check_ = 0, handler_jump_check_ = 0, leave_jump_ = 0;
   absl::flat_hash_map<Handler, uint32_t> thunks_, branch_thunks_;
 
+  // Unmaps the writable view's pages (the memfd keeps their contents; the
+  // next write to one maps it again) and maps the next kReleaseBytes. Each
+  // release costs page-table updates and a TLB flush: at 64 KiB, a boot
+  // took 4% longer on a shadow-paging host; at 256 KiB, no longer.
+  static constexpr size_t kReleaseBytes = 256u << 10;
+  void ReleaseWritten();
+
   uint8_t* rw_ = nullptr;
   uint8_t* rx_ = nullptr;
   size_t used_ = 0;
+  size_t released_ = 0;  // used_ at the last ReleaseWritten
   // Bytes of every block's prologue: a chained jump lands after it.
   size_t prologue_ = 0;
   uint64_t generation_ = 1;
