@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <new>
 
+#include "base/named_mapping.h"
 #include "tcg/decoder.h"
 #include "tcg/ops.h"
 #include "tcg/ops_fast.h"
@@ -14,17 +15,21 @@ constexpr size_t AlignUp(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
 
 }  // namespace
 
-BlockCache::BlockCache() = default;
-BlockCache::~BlockCache() = default;
+BlockCache::BlockCache() {
+  // Made here rather than on the first Build: a memfd cannot be made once
+  // the seccomp filter is in place.
+  auto* mem =
+      static_cast<std::byte*>(MapNamed("skiff-tcg-blocks", kMappingBytes));
+  if (mem == nullptr) return;
+  sets_ = reinterpret_cast<Set*>(mem);  // zero-filled: every way empty
+  arena_ = mem + kIndexBytes;
+}
+
+BlockCache::~BlockCache() { UnmapNamed(sets_, kMappingBytes); }
 
 const Block* BlockCache::Build(uint64_t phys, int code_bits,
                                const uint8_t* host, int avail, int spill) {
-  if (sets_ == nullptr) {
-    sets_ = std::make_unique<Set[]>(kSets);
-    // Not value-initialised: only the bytes blocks use become resident.
-    arena_ = std::make_unique_for_overwrite<std::byte[]>(kArenaBytes);
-    scratch_ = std::make_unique<Insn[]>(Block::kMaxInsns);
-  }
+  if (sets_ == nullptr) return nullptr;
   int pos = 0, n = 0;
   bool branch_end = false;
   while (n < Block::kMaxInsns) {
@@ -53,7 +58,7 @@ const Block* BlockCache::Build(uint64_t phys, int code_bits,
   const size_t size = AlignUp(
       insns_offset + sizeof(Insn) * static_cast<size_t>(n), alignof(Block));
   if (kArenaBytes - used_ < size) Clear();
-  std::byte* at = arena_.get() + used_;
+  std::byte* at = arena_ + used_;
   used_ += size;
   Block* b =
       new (at) Block{.key = Key(phys, code_bits),
@@ -74,7 +79,7 @@ const Block* BlockCache::Build(uint64_t phys, int code_bits,
          !(set[w].tag == tag && At(set[w].unit)->key == b->key)) {
     ++w;
   }
-  const size_t offset = static_cast<size_t>(at - arena_.get());
+  const size_t offset = static_cast<size_t>(at - arena_);
   MoveToFront(
       set, w,
       Way{.unit = static_cast<uint32_t>(offset / alignof(Block)), .tag = tag});
@@ -83,7 +88,9 @@ const Block* BlockCache::Build(uint64_t phys, int code_bits,
 
 void BlockCache::Clear() {
   if (sets_ == nullptr) return;
-  std::fill_n(sets_.get(), kSets, Set{});
+  // With no block built since the last Clear, every way is still empty
+  // (only Build fills one), and the index's pages stay untouched.
+  if (used_ != 0) std::fill_n(sets_, kSets, Set{});
   used_ = 0;
   ++generation_;
 }

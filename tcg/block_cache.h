@@ -35,7 +35,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <utility>
 
 #include "tcg/cpu.h"
@@ -108,6 +107,8 @@ class BlockCache {
 
   BlockCache();
   ~BlockCache();
+  BlockCache(const BlockCache&) = delete;
+  BlockCache& operator=(const BlockCache&) = delete;
 
   // The cached block at `phys` if it is Current at `epoch` (`host` is the
   // host address of `phys`, inside one RAM page). A hit moves to the front
@@ -245,7 +246,7 @@ class BlockCache {
            1;
   }
   const Block* At(uint32_t unit) const {
-    return reinterpret_cast<const Block*>(arena_.get() +
+    return reinterpret_cast<const Block*>(arena_ +
                                           size_t{unit} * alignof(Block));
   }
   // Puts `way` first in `set`, shifting ways [0, w) down one; way w (the
@@ -255,15 +256,19 @@ class BlockCache {
     set[0] = way;
   }
 
-  // Allocated on the first Build, so a vCPU that never runs blocks costs
-  // nothing.
-  std::unique_ptr<Set[]> sets_;
-  std::unique_ptr<std::byte[]> arena_;
+  // One mapping named "skiff-tcg-blocks" (base/named_mapping.h): the index,
+  // then the arena. Its pages become resident as blocks fill them, so a
+  // vCPU that never runs blocks costs nothing. nullptr when it could not be
+  // mapped: then no block is built.
+  static constexpr size_t kIndexBytes = kSets * sizeof(Set);
+  static constexpr size_t kMappingBytes = kIndexBytes + kArenaBytes;
+  Set* sets_ = nullptr;
+  std::byte* arena_ = nullptr;
   size_t used_ = 0;
   uint64_t generation_ = 0;
   // Decode scratch: a block is decoded here, then copied to the arena at
   // its real size.
-  std::unique_ptr<Insn[]> scratch_;
+  Insn scratch_[Block::kMaxInsns];
 };
 
 }  // namespace skiff::tcg

@@ -321,7 +321,7 @@ CcOp CcOf(int op) {
 
 bool BlockJit::Map() {
   if (rx_ != nullptr) return true;
-  const int fd = memfd_create("skiff-jit", MFD_CLOEXEC);
+  const int fd = memfd_create("skiff-tcg-code", MFD_CLOEXEC);
   if (fd < 0) return false;
   if (ftruncate(fd, kCodeBytes) != 0) {
     close(fd);

@@ -21,7 +21,7 @@ long CodeViewRssKib(const std::string& perms) {
   std::string line;
   bool in_view = false;
   while (std::getline(smaps, line)) {
-    if (line.find("skiff-jit") != std::string::npos) {
+    if (line.find("skiff-tcg-code") != std::string::npos) {
       in_view = line.find(" " + perms + " ") != std::string::npos;
     } else if (in_view && line.rfind("Rss:", 0) == 0) {
       return std::stol(line.substr(4));

@@ -1,9 +1,11 @@
 #include "tcg/tcg_vcpu.h"
 
 #include <algorithm>
+#include <new>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/named_mapping.h"
 #include "tcg/cpuid_msr.h"
 #include "tcg/decoder.h"
 #include "tcg/interrupts.h"
@@ -27,6 +29,14 @@ Segment ResetSegment(uint16_t sel, uint64_t base, uint8_t type) {
 }
 
 }  // namespace
+
+void* TcgVcpu::operator new(size_t size) {
+  void* p = MapNamed("skiff-tcg-vcpu", size);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
+void TcgVcpu::operator delete(void* p, size_t size) { UnmapNamed(p, size); }
 
 TcgVcpu::TcgVcpu(const GuestMemory& memory, int index,
                  const std::atomic<uint64_t>* code_epoch, bool writes_reported)

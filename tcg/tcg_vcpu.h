@@ -34,6 +34,10 @@ class TcgVcpu : public VcpuBackend {
   // (block_cache.h).
   TcgVcpu(const GuestMemory& memory, int index,
           const std::atomic<uint64_t>* code_epoch, bool writes_reported);
+  // A TcgVcpu (mostly its TLBs and jump cache, some 450 KiB) lives in a
+  // mapping named "skiff-tcg-vcpu" (base/named_mapping.h).
+  static void* operator new(size_t size);
+  static void operator delete(void* p, size_t size);
 
   int index() const override { return index_; }
   absl::StatusOr<VcpuExit> Run(VcpuIo& io) override;
