@@ -52,10 +52,15 @@ TEST(BootIntegration, SkiffAndQemuSideBySide) {
       EXPECT_LE(console, init);
       EXPECT_LE(init, exit);
       EXPECT_FALSE(run.Find("rss_kib")->is_null());
+      const JsonValue* tcg = run.Find("tcg_rss_kib");
       if (name == "skiff") {
         EXPECT_FALSE(run.Find("guest_entry_us")->is_null());
+        // Under tcg, the interpreter's caches are a part of the RSS.
+        EXPECT_GT(tcg->number, 0);
+        EXPECT_LT(tcg->number, run.Find("rss_kib")->number);
       } else {
         EXPECT_TRUE(run.Find("guest_entry_us")->is_null());
+        EXPECT_TRUE(tcg->is_null());
       }
     }
     const JsonValue* init =

@@ -121,6 +121,7 @@ void SampleRss(const VmmSpec& spec, Child& c) {
   // include guest RAM: leave it unset rather than report a wrong number.
   if (usage->guest_ram_mappings > 0)
     c.run.rss_kib = usage->rss_beyond_guest_kib;
+  if (usage->tcg_mappings > 0) c.run.tcg_rss_kib = usage->tcg_rss_kib;
 }
 
 void Reap(Child& c, int64_t now) {

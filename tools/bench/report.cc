@@ -51,6 +51,7 @@ std::string RunJson(const BootRun& r) {
       ", \"boot_timer_us\": ", JsonOptional(r.boot_timer_us),
       ", \"rss_kib\": ", JsonOptional(r.rss_kib),
       ", \"total_rss_kib\": ", JsonOptional(r.total_rss_kib),
+      ", \"tcg_rss_kib\": ", JsonOptional(r.tcg_rss_kib),
       ", \"last_console_line\": ", JsonQuote(r.last_console_line),
       ", \"last_stderr_line\": ", JsonQuote(r.last_stderr_line), "}");
 }
@@ -127,13 +128,16 @@ std::string FormatTable(const BenchReport& report) {
                           name, static_cast<int>(s.count), Ms(s.min), Ms(s.p50),
                           Ms(s.p90), Ms(s.p99), Ms(s.max)));
     }
-    const Summary rss = Summarize(RssValues(vmm));
-    if (rss.count > 0) {
+    const std::pair<const char*, Summary> memory[] = {
+        {"rss (KiB)", Summarize(RssValues(vmm))},
+        {"of it tcg", Summarize(TcgRssValues(vmm))}};
+    for (const auto& [name, s] : memory) {
+      if (s.count == 0) continue;
       absl::StrAppend(
           &out,
           absl::StrFormat("%-6s %-12s %5d %9.0f %9.0f %9.0f %9.0f %9.0f\n",
-                          vmm.name, "rss (KiB)", static_cast<int>(rss.count),
-                          rss.min, rss.p50, rss.p90, rss.p99, rss.max));
+                          vmm.name, name, static_cast<int>(s.count), s.min,
+                          s.p50, s.p90, s.p99, s.max));
     }
   }
   absl::StrAppend(&out, "\n");
@@ -203,6 +207,7 @@ std::string ToJson(const BenchReport& report) {
         &out, "}, \"batch_seconds\": ", JsonNumber(vmm.batch_seconds),
         ", \"creation_rate_per_s\": ", JsonNumber(CreationRate(vmm)),
         ", \"rss_kib\": ", SummaryJson(Summarize(RssValues(vmm))),
+        ", \"tcg_rss_kib\": ", SummaryJson(Summarize(TcgRssValues(vmm))),
         ", \"phases_us\": {");
     for (size_t p = 0; p < kAllPhases.size(); ++p) {
       absl::StrAppend(

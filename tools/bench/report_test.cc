@@ -31,6 +31,7 @@ BenchReport TwoVmmReport() {
   for (int i = 0; i < 3; ++i) {
     skiff.runs.push_back(OkRun(i, 1'000'000 * (i + 1)));
     skiff.runs.back().guest_entry_us = 300'000;
+    skiff.runs.back().tcg_rss_kib = 1500;
   }
   skiff.batch_seconds = 3;
   VmmResult qemu{.name = "qemu", .command = {"qemu-system-x86_64", "-M"}};
@@ -95,6 +96,10 @@ TEST(Report, TableShowsPhasesRatiosAndFailures) {
   EXPECT_NE(table.find("failed x1: timeout after 60 s"), std::string::npos);
   EXPECT_NE(table.find("ok 1/2"), std::string::npos);
   EXPECT_NE(table.find("rss (KiB)"), std::string::npos);
+  EXPECT_NE(table.find("skiff  of it tcg        3      1500      1500"),
+            std::string::npos)
+      << table;
+  EXPECT_EQ(table.find("qemu   of it tcg"), std::string::npos) << table;
 }
 
 TEST(Report, OneVmmHasNoRatios) {

@@ -67,6 +67,16 @@ std::vector<double> RssValues(const VmmResult& vmm) {
   return out;
 }
 
+std::vector<double> TcgRssValues(const VmmResult& vmm) {
+  std::vector<double> out;
+  for (const BootRun& run : vmm.runs) {
+    if (run.ok && run.tcg_rss_kib) {
+      out.push_back(static_cast<double>(*run.tcg_rss_kib));
+    }
+  }
+  return out;
+}
+
 int OkCount(const VmmResult& vmm) {
   int n = 0;
   for (const BootRun& run : vmm.runs) n += run.ok ? 1 : 0;

@@ -48,6 +48,9 @@ struct BootRun {
   std::optional<int64_t> boot_timer_us;  // skiff's own boot-timer figure
   std::optional<uint64_t> rss_kib;       // VMM RSS beyond guest RAM
   std::optional<uint64_t> total_rss_kib;
+  // The part of rss_kib in skiff's interpreter caches (tools/bench/smaps.h),
+  // when it has any.
+  std::optional<uint64_t> tcg_rss_kib;
   std::string last_console_line;
   std::string last_stderr_line;
 };
@@ -81,6 +84,7 @@ std::optional<double> PhaseValue(const BootRun& run, Phase phase);
 std::vector<double> PhaseValues(const VmmResult& vmm, Phase phase);
 // RSS beyond guest RAM (KiB) over the successful runs.
 std::vector<double> RssValues(const VmmResult& vmm);
+std::vector<double> TcgRssValues(const VmmResult& vmm);
 int OkCount(const VmmResult& vmm);
 // Fully booted VMs (init reached) per second with the configured parallelism;
 // 0 when nothing booted.

@@ -17,6 +17,7 @@ namespace {
 struct Mapping {
   uint64_t size = 0;
   bool anonymous = false;
+  bool tcg = false;  // one of skiff's interpreter caches
   uint64_t rss_kib = 0;
 };
 
@@ -62,6 +63,7 @@ bool ParseHeader(std::string_view line, Mapping& m) {
   const std::string_view path = f.size() > 5 ? f[5] : std::string_view();
   m.anonymous = (f[4] == "0" && (path.empty() || path.starts_with("[anon"))) ||
                 path.starts_with("/memfd:");
+  m.tcg = path.starts_with("/memfd:skiff-tcg-");
   return true;
 }
 
@@ -79,6 +81,9 @@ absl::StatusOr<SmapsUsage> ParseSmaps(std::string_view text,
     if (current.anonymous && current.size == guest_ram_bytes) {
       ++usage.guest_ram_mappings;
       usage.guest_ram_rss_kib += current.rss_kib;
+    } else if (current.tcg) {
+      ++usage.tcg_mappings;
+      usage.tcg_rss_kib += current.rss_kib;
     }
   };
   size_t line_no = 0;

@@ -1,7 +1,9 @@
 // Reads a VMM's memory footprint from /proc/<pid>/smaps: the resident set of
 // every mapping except guest RAM, i.e. what the VMM itself costs. Guest RAM
 // is recognised as an anonymous (or memfd) mapping whose size equals the
-// configured memory size; both skiff and QEMU map it that way.
+// configured memory size; both skiff and QEMU map it that way. skiff's
+// interpreter keeps its caches in memfd mappings named "skiff-tcg-..."
+// (base/named_mapping.h): their part of that footprint is counted apart.
 //
 //   SKIFF_ASSIGN_OR_RETURN(SmapsUsage u, ParseSmaps(text, 512 << 20));
 //   printf("%llu KiB beyond guest RAM\n", u.rss_beyond_guest_kib);
@@ -21,6 +23,8 @@ struct SmapsUsage {
   uint64_t guest_ram_rss_kib = 0;     // Rss of the mappings left out
   uint64_t guest_ram_mappings = 0;    // how many were left out
   uint64_t rss_beyond_guest_kib = 0;  // total - guest RAM
+  uint64_t tcg_rss_kib = 0;           // Rss of "/memfd:skiff-tcg-*"
+  uint64_t tcg_mappings = 0;
   uint64_t mappings = 0;
 };
 

@@ -19,6 +19,7 @@ TEST(Smaps, FixtureLeavesOutOnlyGuestRam) {
   EXPECT_EQ(u->total_rss_kib, 38508u);
   // The same-sized file mapping is not guest RAM: it stays in.
   EXPECT_EQ(u->rss_beyond_guest_kib, 1644u);
+  EXPECT_EQ(u->tcg_mappings, 0u);
 }
 
 TEST(Smaps, OtherMemorySizeExcludesNothing) {
@@ -40,6 +41,27 @@ TEST(Smaps, MemfdCountsAsGuestRam) {
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_EQ(u->guest_ram_rss_kib, 100u);
   EXPECT_EQ(u->rss_beyond_guest_kib, 0u);
+}
+
+// skiff's interpreter caches are counted apart, and stay in the total.
+TEST(Smaps, CountsInterpreterCachesApart) {
+  const std::string text =
+      "7f0000000000-7f0020000000 rw-p 00000000 00:00 0\n"
+      "Rss:  1000 kB\n"
+      "7f1000000000-7f1000320000 rw-s 00000000 00:01 78 "
+      "/memfd:skiff-tcg-blocks (deleted)\n"
+      "Rss:  3000 kB\n"
+      "7f1100000000-7f1100200000 r-xs 00000000 00:01 79 "
+      "/memfd:skiff-tcg-code (deleted)\n"
+      "Rss:  1200 kB\n"
+      "7f1200000000-7f1200200000 rw-s 00000000 00:01 80 "
+      "/memfd:skiff-other (deleted)\n"
+      "Rss:  7 kB\n";
+  absl::StatusOr<SmapsUsage> u = ParseSmaps(text, kGuestRam);
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->tcg_mappings, 2u);
+  EXPECT_EQ(u->tcg_rss_kib, 4200u);
+  EXPECT_EQ(u->rss_beyond_guest_kib, 4207u);
 }
 
 TEST(Smaps, RejectsGarbage) {
