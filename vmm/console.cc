@@ -95,15 +95,15 @@ absl::StatusOr<std::unique_ptr<Console>> Console::Create(
       break;
   }
   SKIFF_ASSIGN_OR_RETURN(EventFd stop, EventFd::Create());
-  return std::unique_ptr<Console>(
-      new Console(std::move(sink), stdin_fd, std::move(stop),
-                  std::move(listener), std::move(client_sink)));
+  return std::unique_ptr<Console>(new Console(
+      std::make_shared<devices::AsyncSink>(std::move(sink)), stdin_fd,
+      std::move(stop), std::move(listener), std::move(client_sink)));
 }
 
-Console::Console(std::shared_ptr<devices::OutputSink> sink, int stdin_fd,
+Console::Console(std::shared_ptr<devices::AsyncSink> output, int stdin_fd,
                  EventFd stop, UnixListener listener,
                  std::shared_ptr<ClientSink> client_sink)
-    : sink_(std::move(sink)),
+    : output_(std::move(output)),
       stdin_fd_(stdin_fd),
       stop_(std::move(stop)),
       listener_(std::move(listener)),
@@ -137,9 +137,17 @@ absl::Status Console::StartInput(devices::Serial8250& serial,
   return absl::OkStatus();
 }
 
+void Console::StartOutput(std::function<void()> on_thread_start) {
+  output_->Start([hook = std::move(on_thread_start)] {
+    pthread_setname_np(pthread_self(), "console-out");
+    if (hook) hook();
+  });
+}
+
 void Console::Stop() {
   stop_.Signal();
   if (input_thread_.joinable()) input_thread_.join();
+  output_->Stop();
   raw_.reset();
 }
 

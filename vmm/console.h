@@ -15,9 +15,12 @@
 //    `-serial unix:PATH,server,nowait`. Output is dropped while no client
 //    is connected. The file is removed when the Console goes.
 //  - none: output discarded.
+// Once StartOutput() is called, output is written by a thread of its own
+// (devices::AsyncSink): the guest's vCPU only copies bytes into a buffer.
 //
 //   SKIFF_ASSIGN_OR_RETURN(auto console, Console::Create(config.serial, 1, 0));
 //   auto serial = std::make_shared<devices::Serial8250>(irq, console->sink());
+//   console->StartOutput();
 //   SKIFF_RETURN_IF_ERROR(console->StartInput(*serial, machine));
 //
 // Thread-safety: sink() may be written from any thread; the rest from the
@@ -51,7 +54,7 @@ class Console {
       const SerialConfig& config, int stdout_fd, int stdin_fd);
   ~Console();
 
-  std::shared_ptr<devices::OutputSink> sink() const { return sink_; }
+  std::shared_ptr<devices::OutputSink> sink() const { return output_; }
 
   // Forwards input (stdin, or socket=PATH's client) to `serial` until
   // Stop() or end of input. Both must outlive the console's thread (Stop()
@@ -60,17 +63,25 @@ class Console {
   absl::Status StartInput(devices::Serial8250& serial,
                           devices::MachineControl& control,
                           std::function<void()> on_thread_start = nullptr);
+  // Starts the output thread; `on_thread_start` runs first on it (its
+  // seccomp filter: write, poll). Until then sink() writes synchronously.
+  void StartOutput(std::function<void()> on_thread_start = nullptr);
+  // Returns once what was written to sink() so far has gone out (or was
+  // dropped).
+  void Flush() { output_->Flush(); }
+  // Ends input, then writes what output waits and ends the output thread.
   void Stop();
 
  private:
   class ClientSink;
 
-  Console(std::shared_ptr<devices::OutputSink> sink, int stdin_fd, EventFd stop,
-          UnixListener listener, std::shared_ptr<ClientSink> client_sink);
+  Console(std::shared_ptr<devices::AsyncSink> output, int stdin_fd,
+          EventFd stop, UnixListener listener,
+          std::shared_ptr<ClientSink> client_sink);
   void InputLoop(devices::Serial8250& serial, devices::MachineControl& control);
   void SocketLoop(devices::Serial8250& serial);
 
-  const std::shared_ptr<devices::OutputSink> sink_;
+  const std::shared_ptr<devices::AsyncSink> output_;
   const int stdin_fd_;
   EventFd stop_;
   // socket=PATH only; removes the socket file with the console.

@@ -96,6 +96,27 @@ TEST(Console, FileIsTruncatedLikeQemu) {
   std::remove(path.c_str());
 }
 
+// Started, output goes out from the console's own thread: Flush waits for
+// it, and Stop writes what still waits.
+TEST(Console, OutputThreadWritesEverythingInOrder) {
+  const std::string path = TempPath("async");
+  auto console = Console::Create({SerialConfig::Mode::kFile, path}, 1, 0);
+  ASSERT_TRUE(console.ok()) << console.status();
+  (*console)->StartOutput();
+  std::string want;
+  for (int k = 0; k < 2000; ++k) {
+    const std::string line = absl::StrCat(k, "\n");
+    for (char c : line) Write(*(*console)->sink(), std::string(1, c));
+    want += line;
+  }
+  (*console)->Flush();
+  EXPECT_EQ(ReadFile(path), want);
+  Write(*(*console)->sink(), "last");
+  (*console)->Stop();
+  EXPECT_EQ(ReadFile(path), want + "last");
+  std::remove(path.c_str());
+}
+
 TEST(Console, FifoDoesNotWaitForAReader) {
   const std::string path = TempPath("fifo");
   ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);

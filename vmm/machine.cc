@@ -319,6 +319,9 @@ absl::Status Machine::Start() {
   SKIFF_LOG(kInfo, "vcpu0 first guest entry after_us=%d",
             absl::ToInt64Microseconds(absl::Now() - options_.process_start));
   if (virtio_ != nullptr) SKIFF_RETURN_IF_ERROR(virtio_->Start());
+  // Guest output goes out from a thread of its own, which writes like the
+  // I/O loop does: same filter.
+  console_->StartOutput(SeccompHook(SeccompThread::kIo, config_.seccomp, this));
   for (auto& v : vcpus_) SKIFF_RETURN_IF_ERROR(v->Start());
   // The console thread feeds a device like the I/O loop does: same filter.
   return console_->StartInput(
@@ -350,6 +353,9 @@ void Machine::RequestStop(devices::StopReason reason, int exit_status) {
     stop_reason_ = reason;
     exit_status_ = exit_status;
   }
+  // What the guest printed before it asked to stop comes before the line
+  // that says so.
+  if (console_ != nullptr) console_->Flush();
   SKIFF_LOG(kInfo, "stopping reason=%s status=%d",
             std::string(devices::StopReasonName(reason)), exit_status);
   for (auto& v : vcpus_) v->Stop();

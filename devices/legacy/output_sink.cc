@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "absl/time/clock.h"
 #include "base/log.h"
@@ -109,6 +110,92 @@ void FdSink::Write(absl::Span<const uint8_t> data) {
 }
 
 uint64_t FdSink::dropped_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return dropped_;
+}
+
+AsyncSink::AsyncSink(std::shared_ptr<OutputSink> inner, size_t limit,
+                     absl::Duration stall_timeout)
+    : inner_(std::move(inner)), limit_(limit), stall_timeout_(stall_timeout) {}
+
+AsyncSink::~AsyncSink() { Stop(); }
+
+void AsyncSink::Start(std::function<void()> on_thread_start) {
+  absl::MutexLock start(&start_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (running_ || stopping_) return;
+    running_ = true;
+  }
+  thread_ = std::thread([this, hook = std::move(on_thread_start)] {
+    if (hook) hook();
+    Loop();
+  });
+}
+
+void AsyncSink::Loop() {
+  std::string chunk;
+  absl::MutexLock lock(&mu_);
+  auto work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !waiting_.empty() || stopping_;
+  };
+  for (;;) {
+    mu_.Await(absl::Condition(&work));
+    if (waiting_.empty()) break;  // stopping, and nothing waits
+    chunk.swap(waiting_);
+    mu_.Unlock();
+    inner_->Write(absl::MakeConstSpan(
+        reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()));
+    mu_.Lock();
+    done_ += chunk.size();
+    chunk.clear();
+  }
+  running_ = false;
+}
+
+void AsyncSink::Write(absl::Span<const uint8_t> data) {
+  absl::MutexLock lock(&mu_);
+  if (!running_) {
+    inner_->Write(data);
+    return;
+  }
+  if (waiting_.size() + data.size() > limit_) {
+    const size_t want = std::min(data.size(), limit_);
+    auto room = [this, want]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return waiting_.size() + want <= limit_ || !running_;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&room), stall_timeout_);
+    if (!running_) {
+      inner_->Write(data);
+      return;
+    }
+  }
+  const size_t fits =
+      std::min(data.size(), limit_ - std::min(limit_, waiting_.size()));
+  waiting_.append(reinterpret_cast<const char*>(data.data()), fits);
+  taken_ += fits;
+  dropped_ += data.size() - fits;
+}
+
+void AsyncSink::Flush() {
+  absl::MutexLock lock(&mu_);
+  const uint64_t target = taken_;
+  auto passed = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return done_ >= target || !running_;
+  };
+  mu_.Await(absl::Condition(&passed));
+}
+
+void AsyncSink::Stop() {
+  absl::MutexLock start(&start_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+uint64_t AsyncSink::dropped_bytes() const {
   absl::MutexLock lock(&mu_);
   return dropped_;
 }
