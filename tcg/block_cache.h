@@ -61,9 +61,10 @@ struct Block {
 
   // Where 64-bit code went after this block, so the next block is found
   // without translating RIP or searching the index. A link holds while the
-  // TLB epoch and CPL it was made under hold (the translation of `rip` is
-  // then the one it was); the target is still checked (Current). Both
-  // ends live in one arena, which empties as a whole.
+  // TLB epoch (the global one for a page mapped global: LinkContext and
+  // GlobalLinkContext) and CPL it was made under hold (the translation of `rip`
+  // is then the one it was); the target is still checked (Current). Both ends
+  // live in one arena, which empties as a whole.
   struct Link {
     uint64_t rip = ~0ull;
     uint64_t context = ~0ull;  // LinkContext() when made
@@ -130,14 +131,26 @@ class BlockCache {
     }
     return nullptr;
   }
+  // A link holds under the context it was made in: the CPL and the TLB
+  // epoch (Cpu::tlb_epoch), or, for a link to a page the TLB maps global,
+  // the global epoch (Cpu::global_tlb_epoch), which CR3 writes leave alone:
+  // links between kernel blocks outlive the guest's context switches.
   static uint64_t LinkContext(uint64_t tlb_epoch, int cpl) {
     return tlb_epoch << 2 | static_cast<uint64_t>(cpl);
   }
-  // The block `from` linked to for `rip` under `context`, or nullptr.
+  static uint64_t GlobalLinkContext(uint64_t global_epoch, int cpl) {
+    return kGlobalLink | LinkContext(global_epoch, cpl);
+  }
+  // The block `from` linked to for `rip` under `context` or
+  // `global_context`, or nullptr.
   static const Block::Link* FindLink(const Block& from, uint64_t rip,
-                                     uint64_t context) {
+                                     uint64_t context,
+                                     uint64_t global_context = ~0ull) {
     for (const Block::Link& l : from.links) {
-      if (l.rip == rip && l.context == context) return &l;
+      if (l.rip == rip &&
+          (l.context == context || l.context == global_context)) {
+        return &l;
+      }
     }
     return nullptr;
   }
@@ -185,6 +198,7 @@ class BlockCache {
   size_t arena_used() const { return used_; }
 
  private:
+  static constexpr uint64_t kGlobalLink = 1ull << 63;
   static uint64_t Key(uint64_t phys, int code_bits) {
     return phys | (static_cast<uint64_t>(code_bits) << 56);
   }

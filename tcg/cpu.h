@@ -640,6 +640,18 @@ class Cpu {
   // thousands of times in a boot (text patching goes through a temporary
   // mm) while it runs kernel code from global pages.
   uint64_t tlb_epoch() const { return tlb_epoch_; }
+  // Changes whenever a translation that a link to a page mapped global may
+  // rely on may change: a flush of global entries, or an INVLPG of a page
+  // such a link leads to (NoteGlobalLink). Those links hold across CR3
+  // writes and INVLPGs of other pages (BlockCache::GlobalLinkContext), so
+  // links between kernel blocks outlive the guest's context switches and
+  // its flushes of user pages.
+  uint64_t global_tlb_epoch() const { return global_epoch_; }
+  // Called for each link made to a page the TLB maps global.
+  void NoteGlobalLink(uint64_t lin) {
+    const uint64_t bit = GlobalLinkBit(lin);
+    global_linked_[bit / 64] |= 1ull << (bit % 64);
+  }
   // Called for each link made to a page the TLB does not map global.
   void NoteNonGlobalLink() { nonglobal_link_ = true; }
   // Whether the TLB maps the code page of `lin` through a global
@@ -731,7 +743,20 @@ class Cpu {
   }
   uint64_t fetch_tag_ = ~0ull;
   uint64_t tlb_epoch_ = 0;
-  bool nonglobal_link_ = false;  // a link to a non-global page since a bump
+  uint64_t global_epoch_ = 0;
+  bool nonglobal_link_ = false;
+  // A filter of the pages global links lead to since the global epoch last
+  // moved: 512 bits of hashed page numbers for each half of the address
+  // space, so that the user pages a guest flushes never meet the kernel
+  // pages it maps global.
+  static uint64_t GlobalLinkBit(uint64_t lin) {
+    return (lin >> 63) * 512 + (((lin >> 12) * 0x9e3779b97f4a7c15ull) >> 55);
+  }
+  void BumpGlobalEpoch() {
+    ++global_epoch_;
+    for (uint64_t& w : global_linked_) w = 0;
+  }
+  uint64_t global_linked_[16] = {};  // a link to a non-global page since a bump
   uint8_t* fetch_host_ = nullptr;
   uint64_t fetch_phys_ = 0;
 };

@@ -80,6 +80,7 @@ bool Cpu::WritePhys(uint64_t pa, int size, uint64_t v) {
 
 void Cpu::FlushTlb(bool include_global) {
   fetch_tag_ = ~0ull;
+  if (include_global) BumpGlobalEpoch();
   if (include_global || nonglobal_link_) {
     ++tlb_epoch_;
     nonglobal_link_ = false;
@@ -118,6 +119,10 @@ void Cpu::FlushTlb(bool include_global) {
 void Cpu::FlushTlbPage(uint64_t lin) {
   fetch_tag_ = ~0ull;
   ++tlb_epoch_;
+  if (const uint64_t bit = GlobalLinkBit(lin);
+      global_linked_[bit / 64] & (1ull << (bit % 64))) {
+    BumpGlobalEpoch();
+  }
   nonglobal_link_ = false;
   ExitBlock();
   TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];

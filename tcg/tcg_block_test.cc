@@ -1522,6 +1522,27 @@ TEST_F(AsmTest, Cr3ReloadKeepsAGlobalTranslation) {
   EXPECT_EQ(one.rbx, 1u + 1u + 1u);
 }
 
+TEST_F(AsmTest, RemapGlobalPageWithPgeToggleRunsTheNewPage) {
+  LoadRemapTargets(*m_, 0x107);
+  Regs r = RunToHalt(RemapSource(
+      "mov rdx, cr4\nand rdx, ~0x80\nmov cr4, rdx\nor rdx, 0x80\nmov cr4, rdx",
+      "0x107"));
+  EXPECT_EQ(r.rbx, 1u + 1u + 20u);
+}
+
+// INVLPG of another page leaves a global translation in the TLB, and so
+// the links made through it: both modes keep running the old page.
+TEST_F(AsmTest, InvlpgOfAnotherPageKeepsAGlobalTranslation) {
+  LoadRemapTargets(*m_, 0x107);
+  m_->SetPte(0x38000, 0x38000 | 7);
+  Regs r = RunToHalt(RemapSource("mov eax, 0x38000\ninvlpg [rax]", "0x107"));
+  EXPECT_EQ(r.rbx, 1u + 1u + 1u);
+  LoadRemapTargets(*m_, 0x107);
+  m_->vcpu().set_block_cache_enabled(false);
+  Regs one = RunToHalt(RemapSource("mov eax, 0x38000\ninvlpg [rax]", "0x107"));
+  EXPECT_EQ(one.rbx, 1u + 1u + 1u);
+}
+
 TEST_F(AsmTest, CodeRewrittenBehindALinkIsSeen) {
   // The call's target block is reached through a link on later passes;
   // the VMM-side write between passes happens inside the guest here.

@@ -286,8 +286,15 @@ const Block* TcgVcpu::FindBlock(const Block* prev, uint64_t context,
   }
   // A Build that emptied the cache killed `prev`.
   if (prev != nullptr && generation == blocks_.generation()) {
-    if (!c.CodeTlbGlobal(lin)) c.NoteNonGlobalLink();
-    BlockCache::AddLink(*prev, s.rip, context, b, *host);
+    if (c.CodeTlbGlobal(lin)) {
+      c.NoteGlobalLink(lin);
+      BlockCache::AddLink(
+          *prev, s.rip,
+          BlockCache::GlobalLinkContext(c.global_tlb_epoch(), s.cpl), b, *host);
+    } else {
+      c.NoteNonGlobalLink();
+      BlockCache::AddLink(*prev, s.rip, context, b, *host);
+    }
   }
   return b;
 }
@@ -405,7 +412,9 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
       const bool linkable = prev != nullptr && s.code_bits == 64;
       const uint64_t context = BlockCache::LinkContext(c.tlb_epoch(), s.cpl);
       if (linkable) {
-        if (const Block::Link* l = BlockCache::FindLink(*prev, rip, context);
+        if (const Block::Link* l = BlockCache::FindLink(
+                *prev, rip, context,
+                BlockCache::GlobalLinkContext(c.global_tlb_epoch(), s.cpl));
             l != nullptr && BlockCache::Current(*l->block, l->host, epoch)) {
           b = l->block;
           host = l->host;
