@@ -278,7 +278,9 @@ class Cpu {
   // Compiled blocks that jump into the next one (BlockJit::Chain) without
   // the run loop. A chained jump is taken only while chain_gen equals the
   // generation its patch was made under (the run loop starts a new one when
-  // the write epoch or the TLB epoch moved; kChainOff: none is taken), the
+  // the write epoch or the TLB epoch moved; kChainOff: none is taken), or,
+  // for a jump into a page the TLB maps global, chain_gen_global does (a
+  // generation that outlives TLB epochs while the global epoch holds), the
   // write epoch (*write_epoch_word) still equals chain_epoch, neither
   // *kick nor, with IF=1, *irq_flag is set, and chain_left (instructions
   // the run may still retire) covers the next block. Chained blocks
@@ -288,6 +290,8 @@ class Cpu {
   // chain_exit (else 0) for the run loop to patch.
   static constexpr uint32_t kChainOff = ~0u;
   uint32_t chain_gen = kChainOff;
+  uint32_t chain_gen_global = kChainOff;
+  void StopChains() { chain_gen = chain_gen_global = kChainOff; }
   uint32_t chain_exit = 0;
   uint64_t chain_epoch = 0;
   uint64_t chain_left = 0;

@@ -235,9 +235,9 @@ constexpr int32_t kBias = 128;
 
 struct Layout {
   int32_t gpr, next_rip, block_end, lazy_res, lazy_a, lazy_b, lazy_aux, lazy_op,
-      tlb, seg_base, rflags, chain_gen, chain_exit, chain_epoch, chain_left,
-      chain_block, chain_rip, write_epoch_word, irq_flag, kick, jump_cache, cpl,
-      shadow_next, code_bits;
+      tlb, seg_base, rflags, chain_gen, chain_gen_global, chain_exit,
+      chain_epoch, chain_left, chain_block, chain_rip, write_epoch_word,
+      irq_flag, kick, jump_cache, cpl, shadow_next, code_bits;
   explicit Layout(const Cpu& c) {
     const auto* base = reinterpret_cast<const char*>(&c) + kBias;
     auto off = [&](const void* p) {
@@ -255,6 +255,7 @@ struct Layout {
     seg_base = off(&c.s.seg[0].base);
     rflags = off(&c.s.rflags);
     chain_gen = off(&c.chain_gen);
+    chain_gen_global = off(&c.chain_gen_global);
     chain_exit = off(&c.chain_exit);
     chain_epoch = off(&c.chain_epoch);
     chain_left = off(&c.chain_left);
@@ -436,7 +437,10 @@ void BlockJit::MakeShared(const Cpu& c) {
   FixedList<size_t, 6> no;
   a.Load(false, kAx, {kDx, -1, offsetof(ChainRecord, gen)});
   a.AluRM(false, 7, kAx, L.At(L.chain_gen));  // cmp eax, [chain_gen]
+  const size_t current = a.Jcc(kCcE);
+  a.AluRM(false, 7, kAx, L.At(L.chain_gen_global));
   no.push_back(a.Jcc(kCcNe));
+  a.Bind(current, a.pos());
   a.Load(true, kAx, {kDx, -1, offsetof(ChainRecord, rip)});
   a.AluRR(true, 7, kAx, kR12);  // cmp rax, r12
   no.push_back(a.Jcc(kCcNe));
@@ -503,7 +507,10 @@ void BlockJit::MakeShared(const Cpu& c) {
   a.Bind(a.Jcc(kCcNe), fail);
   a.Load(false, kAx, {kDx, -1, kJumpGen});
   a.AluRM(false, 7, kAx, L.At(L.chain_gen));
+  const size_t entry_current = a.Jcc(kCcE);
+  a.AluRM(false, 7, kAx, L.At(L.chain_gen_global));
   a.Bind(a.Jcc(kCcNe), fail);
+  a.Bind(entry_current, a.pos());
   a.Load(false, kAx, {kDx, -1, kJumpCpl});
   a.OpM(false, 0x3a, kAx, L.At(L.cpl));  // cmp al, [cpl]
   a.Bind(a.Jcc(kCcNe), fail);

@@ -1867,18 +1867,20 @@ TEST_F(AsmTest, StraddlingInstructionSeesItsNextPageRemapped) {
 // non-global page (no block starts there), called from global code: a CR3
 // write drops that translation, so after the remap the jump goes 64 KiB
 // further.
-TEST_F(AsmTest, StraddlingJumpSeesItsNextPageRemappedByCr3Reload) {
-  m_->SetPte(kCodeAddr, kCodeAddr | 0x107);
+// The global page's links and chained jumps into it must not outlive the
+// next page's translation: checked with blocks compiled and without.
+void RunStraddlingJumpRemappedByCr3Reload(FlatMachine& m) {
+  m.SetPte(kCodeAddr, kCodeAddr | 0x107);
   auto code = Assemble(
       StraddleRemapSource("mov rax, cr3\nmov cr3, rax", "0x40ffd") + R"(
   target:
     mov eax, 1
     ret)");
   ASSERT_TRUE(code.ok());
-  ASSERT_TRUE(m_->LoadCode(*code).ok());
+  ASSERT_TRUE(m.LoadCode(*code).ok());
   const uint64_t target = kCodeAddr + code->size() - 6;
   const uint8_t far_target[] = {0xb8, 0x20, 0, 0, 0, 0xc3};  // mov eax, 32
-  ASSERT_TRUE(m_->memory().Write(GuestAddr(target + 0x10000), far_target).ok());
+  ASSERT_TRUE(m.memory().Write(GuestAddr(target + 0x10000), far_target).ok());
   const uint32_t rel = static_cast<uint32_t>(target - 0x41002);
   const uint32_t far_rel = rel + 0x10000;
   const uint8_t first[] = {0xe9, static_cast<uint8_t>(rel),
@@ -1887,15 +1889,24 @@ TEST_F(AsmTest, StraddlingJumpSeesItsNextPageRemappedByCr3Reload) {
                           static_cast<uint8_t>(rel >> 24)};
   const uint8_t other[] = {static_cast<uint8_t>(far_rel >> 16),
                            static_cast<uint8_t>(far_rel >> 24)};
-  ASSERT_TRUE(m_->memory().Write(GuestAddr(0x33ffd), first).ok());
-  ASSERT_TRUE(m_->memory().Write(GuestAddr(0x34000), rest).ok());
-  ASSERT_TRUE(m_->memory().Write(GuestAddr(0x36000), other).ok());
-  m_->SetPte(0x40000, 0x33000 | 0x107);
-  m_->SetPte(0x41000, 0x34000 | 7);
-  auto exit = m_->Run();
+  ASSERT_TRUE(m.memory().Write(GuestAddr(0x33ffd), first).ok());
+  ASSERT_TRUE(m.memory().Write(GuestAddr(0x34000), rest).ok());
+  ASSERT_TRUE(m.memory().Write(GuestAddr(0x36000), other).ok());
+  m.SetPte(0x40000, 0x33000 | 0x107);
+  m.SetPte(0x41000, 0x34000 | 7);
+  auto exit = m.Run();
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_EQ(exit->kind, VcpuExit::Kind::kHalt);
-  EXPECT_EQ(m_->regs().rbx, 3u * 1 + 3u * 32);
+  EXPECT_EQ(m.regs().rbx, 3u * 1 + 3u * 32);
+}
+
+TEST_F(AsmTest, StraddlingJumpSeesItsNextPageRemappedByCr3Reload) {
+  RunStraddlingJumpRemappedByCr3Reload(*m_);
+}
+
+TEST_F(AsmTest, StraddlingJumpSeesItsNextPageRemappedByCr3ReloadUncompiled) {
+  m_->vcpu().set_jit_enabled(false);
+  RunStraddlingJumpRemappedByCr3Reload(*m_);
 }
 
 // A write to the part of a straddling instruction on the next page, a page

@@ -277,7 +277,7 @@ const Block* TcgVcpu::FindBlock(const Block* prev, uint64_t context,
         (!c.MarkCodePage(phys) ||
          (b->spill != 0 && !c.MarkCodePage(phys + avail)))) {
       writes_reported_ = false;
-      c.chain_gen = Cpu::kChainOff;
+      c.StopChains();
     }
     b->spill_context = context;
   } else if (b->spill != 0 && b->spill_context != context) {
@@ -286,7 +286,9 @@ const Block* TcgVcpu::FindBlock(const Block* prev, uint64_t context,
   }
   // A Build that emptied the cache killed `prev`.
   if (prev != nullptr && generation == blocks_.generation()) {
-    if (c.CodeTlbGlobal(lin)) {
+    // A block that takes bytes from the next page also relies on that
+    // page's translation, which need not be global.
+    if (b->spill == 0 && c.CodeTlbGlobal(lin)) {
       c.NoteGlobalLink(lin);
       BlockCache::AddLink(
           *prev, s.rip,
@@ -334,7 +336,7 @@ void TcgVcpu::SetJitThreshold(uint32_t threshold) {
     return;
   }
   jit_threshold_ = kJitOff;
-  cpu_.chain_gen = Cpu::kChainOff;
+  cpu_.StopChains();
   blocks_.Clear();  // no block keeps code that goes away
   cpu_.ForgetCodePages();
   jit_.Unmap();
@@ -386,7 +388,7 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
   const bool chaining =
       jit_threshold_ != kJitOff && writes_reported_ && icount_ == nullptr;
   c.irq_flag = irq_flag;
-  if (!chaining) c.chain_gen = Cpu::kChainOff;
+  if (!chaining) c.StopChains();
   // The exit of the last compiled block that could be chained to the next
   // one (its record, and the RIP its block ran at). Its code is of the
   // generation chain_jit_gen_ names from the loop's top on.
@@ -396,13 +398,19 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
   bool jump_fill = false;
   for (;;) {
     const uint64_t epoch = CheckEpoch();
-    if (chaining && (c.chain_gen == Cpu::kChainOff || epoch != c.chain_epoch ||
-                     c.tlb_epoch() != chain_tlb_epoch_ ||
-                     jit_.generation() != chain_jit_gen_)) {
-      // Every patch and jump cache entry made so far may be stale: start a
-      // generation.
-      if (++chain_gens_ == Cpu::kChainOff) chain_gens_ = 1;
-      c.chain_gen = chain_gens_;
+    const bool all_stale = c.chain_gen_global == Cpu::kChainOff ||
+                           epoch != c.chain_epoch ||
+                           c.global_tlb_epoch() != chain_global_epoch_ ||
+                           jit_.generation() != chain_jit_gen_;
+    if (chaining && (all_stale || c.chain_gen == Cpu::kChainOff ||
+                     c.tlb_epoch() != chain_tlb_epoch_)) {
+      // Every patch and jump cache entry made so far may be stale (those
+      // into pages mapped global only when all_stale): start a generation.
+      c.chain_gen = NextChainGen();
+      if (all_stale) {
+        c.chain_gen_global = NextChainGen();
+        chain_global_epoch_ = c.global_tlb_epoch();
+      }
       c.chain_epoch = epoch;
       chain_tlb_epoch_ = c.tlb_epoch();
       chain_jit_gen_ = jit_.generation();
@@ -432,9 +440,19 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
       const uint32_t native = Native(*b);
       if (chaining && native != 0 && s.code_bits == 64 &&
           (native & 2) == (s.cpl == 3 ? 2u : 0u) && BlockJit::Runs(rip)) {
-        if (chain_record == 0) {
+        // A jump into a page mapped global holds while its translation
+        // does: an INVLPG of the page ends it (NoteGlobalLink). Not for a
+        // block that takes bytes from the next page (as links).
+        uint32_t gen = c.chain_gen;
+        if (b->spill == 0 && c.CodeTlbGlobal(rip)) {
+          c.NoteGlobalLink(rip);
+          gen = c.chain_gen_global;
+        }
+        if (gen == Cpu::kChainOff) {
+          // Chaining stopped in this pass (FindBlock).
+        } else if (chain_record == 0) {
           c.jump_cache[Cpu::JumpCacheSlot(rip)] = {
-              .gen = c.chain_gen,
+              .gen = gen,
               .ninsn = b->ninsn,
               .rip = rip,
               .block = b,
@@ -442,7 +460,7 @@ int TcgVcpu::RunBlocks(VcpuExit* exit) {
               .code = jit_.ChainEntry(native),
               .cpl = s.cpl};
         } else if (chain_jit_gen_ == jit_.generation()) {
-          jit_.Chain(chain_record, c.chain_gen, chain_from, *b);
+          jit_.Chain(chain_record, gen, chain_from, *b);
         }
       }
       chain_record = 0;

@@ -204,10 +204,15 @@ class TcgVcpu : public VcpuBackend {
     return b.native_gen == jit_.generation() ? b.native : 0;
   }
   uint32_t jit_threshold_ = kJitOff;
-  // The last chain generation started (Cpu::chain_gen), and the TLB epoch
-  // it holds for.
+  // The last chain generation started (Cpu::chain_gen, chain_gen_global),
+  // and the TLB epoch and global TLB epoch they hold for.
   uint32_t chain_gens_ = 0;
+  uint32_t NextChainGen() {
+    if (++chain_gens_ == Cpu::kChainOff) chain_gens_ = 1;
+    return chain_gens_;
+  }
   uint64_t chain_tlb_epoch_ = 0;
+  uint64_t chain_global_epoch_ = 0;
   uint64_t chain_jit_gen_ = 0;
   Insn scratch_;  // decode target for instructions not served by the cache
   MonotonicGuestClock own_clock_;
