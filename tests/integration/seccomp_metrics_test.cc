@@ -74,7 +74,7 @@ TEST(SeccompGuest, EveryThreadOfARunningVmIsFiltered) {
   // AP that never comes, then exits 11: a VM that runs long enough to look
   // at, with every kind of thread skiff starts: vcpu0, the irqchip's
   // "timers" (tcg), the I/O loop (--rng), the console input (stdin is a
-  // pipe), "metrics", "api" (--api-socket) and the main thread.
+  // pipe) and output, "metrics", "api" (--api-socket) and the main thread.
   const std::string dir = ::testing::TempDir();
   const std::string sock = absl::StrCat(dir, "/skiff-threads-", getpid());
   const std::string metrics = sock + ".metrics";
@@ -98,8 +98,8 @@ TEST(SeccompGuest, EveryThreadOfARunningVmIsFiltered) {
       names.push_back(t.name);
       if (t.mode != 2) all_filtered = false;
     }
-    for (const char* want :
-         {"vcpu0", "timers", "io", "console", "metrics", "api"}) {
+    for (const char* want : {"vcpu0", "timers", "io", "console", "console-out",
+                             "metrics", "api"}) {
       if (std::find(names.begin(), names.end(), want) == names.end()) {
         all_filtered = false;
       }
