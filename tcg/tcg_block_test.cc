@@ -1868,11 +1868,14 @@ TEST_F(AsmTest, StraddlingInstructionSeesItsNextPageRemapped) {
 // write drops that translation, so after the remap the jump goes 64 KiB
 // further.
 // The global page's links and chained jumps into it must not outlive the
-// next page's translation: checked with blocks compiled and without.
-void RunStraddlingJumpRemappedByCr3Reload(FlatMachine& m) {
+// next page's translation: checked with blocks compiled and without, and
+// with the calls before and after the remap made from one call site, so
+// that the later ones find the block through the link the earlier ones
+// made.
+void RunStraddlingJumpRemappedByCr3Reload(FlatMachine& m,
+                                          const std::string& source) {
   m.SetPte(kCodeAddr, kCodeAddr | 0x107);
-  auto code = Assemble(
-      StraddleRemapSource("mov rax, cr3\nmov cr3, rax", "0x40ffd") + R"(
+  auto code = Assemble(source + R"(
   target:
     mov eax, 1
     ret)");
@@ -1900,13 +1903,42 @@ void RunStraddlingJumpRemappedByCr3Reload(FlatMachine& m) {
   EXPECT_EQ(m.regs().rbx, 3u * 1 + 3u * 32);
 }
 
+const std::string kTwoCallSites =
+    StraddleRemapSource("mov rax, cr3\nmov cr3, rax", "0x40ffd");
+// Six calls from one site; the remap and CR3 write follow the third.
+constexpr char kOneCallSite[] = R"(
+    xor ebx, ebx
+    mov edi, 6
+  again:
+    mov eax, 0x40ffd
+    call rax
+    add ebx, eax
+    cmp edi, 4
+    jne skip
+    mov qword [0x4000 + 0x41 * 8], 0x36000 | 7
+    mov rax, cr3
+    mov cr3, rax
+  skip:
+    dec edi
+    jnz again
+    hlt)";
+
 TEST_F(AsmTest, StraddlingJumpSeesItsNextPageRemappedByCr3Reload) {
-  RunStraddlingJumpRemappedByCr3Reload(*m_);
+  RunStraddlingJumpRemappedByCr3Reload(*m_, kTwoCallSites);
 }
 
 TEST_F(AsmTest, StraddlingJumpSeesItsNextPageRemappedByCr3ReloadUncompiled) {
   m_->vcpu().set_jit_enabled(false);
-  RunStraddlingJumpRemappedByCr3Reload(*m_);
+  RunStraddlingJumpRemappedByCr3Reload(*m_, kTwoCallSites);
+}
+
+TEST_F(AsmTest, StraddlingJumpReachedThroughALinkSeesItsNextPageRemapped) {
+  m_->vcpu().set_jit_enabled(false);
+  RunStraddlingJumpRemappedByCr3Reload(*m_, kOneCallSite);
+}
+
+TEST_F(AsmTest, StraddlingJumpReachedThroughAChainSeesItsNextPageRemapped) {
+  RunStraddlingJumpRemappedByCr3Reload(*m_, kOneCallSite);
 }
 
 // A write to the part of a straddling instruction on the next page, a page
