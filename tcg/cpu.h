@@ -656,6 +656,11 @@ class Cpu {
     const uint64_t bit = GlobalLinkBit(lin);
     global_linked_[bit / 64] |= 1ull << (bit % 64);
   }
+  // Whether a link of the global kind may lead to the page of `lin`.
+  bool GlobalLinked(uint64_t lin) const {
+    const uint64_t bit = GlobalLinkBit(lin);
+    return global_linked_[bit / 64] & (1ull << (bit % 64));
+  }
   // Called for each link made to a page the TLB does not map global.
   void NoteNonGlobalLink() { nonglobal_link_ = true; }
   // Whether the TLB maps the code page of `lin` through a global
@@ -748,7 +753,7 @@ class Cpu {
   uint64_t fetch_tag_ = ~0ull;
   uint64_t tlb_epoch_ = 0;
   uint64_t global_epoch_ = 0;
-  bool nonglobal_link_ = false;
+  bool nonglobal_link_ = false;  // a link to a non-global page since a bump
   // A filter of the pages global links lead to since the global epoch last
   // moved: 512 bits of hashed page numbers for each half of the address
   // space, so that the user pages a guest flushes never meet the kernel
@@ -760,7 +765,7 @@ class Cpu {
     ++global_epoch_;
     for (uint64_t& w : global_linked_) w = 0;
   }
-  uint64_t global_linked_[16] = {};  // a link to a non-global page since a bump
+  uint64_t global_linked_[16] = {};
   uint8_t* fetch_host_ = nullptr;
   uint64_t fetch_phys_ = 0;
 };

@@ -119,10 +119,7 @@ void Cpu::FlushTlb(bool include_global) {
 void Cpu::FlushTlbPage(uint64_t lin) {
   fetch_tag_ = ~0ull;
   ++tlb_epoch_;
-  if (const uint64_t bit = GlobalLinkBit(lin);
-      global_linked_[bit / 64] & (1ull << (bit % 64))) {
-    BumpGlobalEpoch();
-  }
+  if (GlobalLinked(lin)) BumpGlobalEpoch();
   nonglobal_link_ = false;
   ExitBlock();
   TlbEntry& e = tlb_[(lin >> 12) & (kTlbSize - 1)];

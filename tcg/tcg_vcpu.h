@@ -34,7 +34,7 @@ class TcgVcpu : public VcpuBackend {
   // (block_cache.h).
   TcgVcpu(const GuestMemory& memory, int index,
           const std::atomic<uint64_t>* code_epoch, bool writes_reported);
-  // A TcgVcpu (mostly its TLBs and jump cache, some 450 KiB) lives in a
+  // A TcgVcpu (mostly its TLBs and jump cache, some 260 KiB) lives in a
   // mapping named "skiff-tcg-vcpu" (base/named_mapping.h).
   static void* operator new(size_t size);
   static void operator delete(void* p, size_t size);
