@@ -59,22 +59,26 @@ std::vector<double> PhaseValues(const VmmResult& vmm, Phase phase) {
   return out;
 }
 
-std::vector<double> RssValues(const VmmResult& vmm) {
+namespace {
+
+// `field` over the successful runs that have it.
+std::vector<double> KibValues(const VmmResult& vmm,
+                              std::optional<uint64_t> BootRun::*field) {
   std::vector<double> out;
   for (const BootRun& run : vmm.runs) {
-    if (run.ok && run.rss_kib) out.push_back(static_cast<double>(*run.rss_kib));
+    if (run.ok && run.*field) out.push_back(static_cast<double>(*(run.*field)));
   }
   return out;
 }
 
+}  // namespace
+
+std::vector<double> RssValues(const VmmResult& vmm) {
+  return KibValues(vmm, &BootRun::rss_kib);
+}
+
 std::vector<double> TcgRssValues(const VmmResult& vmm) {
-  std::vector<double> out;
-  for (const BootRun& run : vmm.runs) {
-    if (run.ok && run.tcg_rss_kib) {
-      out.push_back(static_cast<double>(*run.tcg_rss_kib));
-    }
-  }
-  return out;
+  return KibValues(vmm, &BootRun::tcg_rss_kib);
 }
 
 int OkCount(const VmmResult& vmm) {

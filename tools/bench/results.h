@@ -82,7 +82,8 @@ struct BenchReport {
 std::optional<double> PhaseValue(const BootRun& run, Phase phase);
 // Values of `phase` over the successful runs of `vmm`.
 std::vector<double> PhaseValues(const VmmResult& vmm, Phase phase);
-// RSS beyond guest RAM (KiB) over the successful runs.
+// RSS beyond guest RAM (KiB), and its part in skiff's interpreter caches,
+// over the successful runs that sampled it.
 std::vector<double> RssValues(const VmmResult& vmm);
 std::vector<double> TcgRssValues(const VmmResult& vmm);
 int OkCount(const VmmResult& vmm);
