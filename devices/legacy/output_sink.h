@@ -150,7 +150,8 @@ class AsyncSink : public OutputSink {
   std::string waiting_ ABSL_GUARDED_BY(mu_);
   bool running_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // Bytes taken into waiting_, and passed on (or dropped) since Start().
+  // Bytes taken into waiting_, and passed on to `inner`, since Start()
+  // (dropped bytes are in neither).
   uint64_t taken_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t done_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
